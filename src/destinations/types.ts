@@ -1,0 +1,49 @@
+// The one interface every destination implements. A destination knows bytes, keys and metadata; never Zoom, never
+// the ledger (the push engine records deliveries after a destination confirms them).
+import type { Readable } from 'node:stream';
+import type { ArtifactKind } from '../artifacts.js';
+
+export interface PutRequest {
+  /** The artifact key, e.g. `recording/Rec001`; a destination must be idempotent by it. */
+  key: string;
+  kind: ArtifactKind;
+  engagementId: string;
+  /** ISO timestamp that places the object in a dated layout (stable for a key). */
+  occurredAt: string;
+  /** Calendar date (YYYY-MM-DD) of `occurredAt` in the configured time zone. */
+  date: string;
+  extension: string;
+  contentType: string;
+  /** Small string metadata (engagement id, kind, ...); the destination stores it alongside the object. */
+  metadata: Record<string, string>;
+  /** Size in bytes when known in advance (inline bodies, Content-Length). */
+  size?: number;
+}
+
+export interface PutResult {
+  /** Where the object now lives, in the destination's own terms (a path, a URL, an object key). */
+  location: string;
+}
+
+export interface StoredObject {
+  location: string;
+  size: number;
+  metadata: Record<string, string>;
+}
+
+export interface Destination {
+  readonly name: string;
+  readonly type: string;
+  /**
+   * Stores the body under the request's key, replacing an earlier copy. It resolves only once the object is durable
+   * and complete; if the body stream errors or `signal` aborts, nothing that looks complete is left behind.
+   */
+  put(request: PutRequest, body: Readable, signal?: AbortSignal): Promise<PutResult>;
+  /** What is stored for a key, or null; used by verify and by the conformance suite. */
+  stat(request: Pick<PutRequest, 'key' | 'kind' | 'engagementId' | 'date' | 'extension'>): Promise<StoredObject | null>;
+  /** Streams a stored object back (verify re-hashes it). */
+  read(location: string): Promise<Readable>;
+  /** Removes an object (the doctor's probe). Missing is not an error. */
+  remove(location: string): Promise<void>;
+  close(): Promise<void>;
+}

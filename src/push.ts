@@ -1,0 +1,107 @@
+// The executor: fetch one artifact's bytes (streamed), hash them on the way into the destination, and record the
+// delivery only after the destination confirmed it.
+import { createHash } from 'node:crypto';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import type { Artifact } from './artifacts.js';
+import type { Clock } from './clock.js';
+import type { Destination, PutRequest } from './destinations/types.js';
+import type { Ledger } from './ledger/types.js';
+import { dateInZone } from './window.js';
+import type { TokenProvider } from './zoom/auth.js';
+import type { ZoomClient } from './zoom/client.js';
+import { openDownload } from './zoom/download.js';
+
+export interface PushContext {
+  zoom: ZoomClient;
+  auth: TokenProvider;
+  ledger: Ledger;
+  clock: Clock;
+  timezone: string;
+  signal?: AbortSignal;
+}
+
+export type PushOutcome = { ok: true; size: number; sha256: string; location: string } | { ok: false; error: Error };
+
+/** Counts and hashes what flows through it. */
+class HashingCounter extends Transform {
+  readonly hash = createHash('sha256');
+  size = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    callback(null, chunk);
+  }
+}
+
+export function putRequestFor(artifact: Artifact, timezone: string, contentType: string, size: number | undefined): PutRequest {
+  return {
+    key: artifact.key,
+    kind: artifact.kind,
+    engagementId: artifact.engagementId,
+    occurredAt: artifact.occurredAt,
+    date: dateInZone(artifact.occurredAt, timezone),
+    extension: artifact.extension,
+    contentType,
+    size,
+    metadata: {
+      key: artifact.key,
+      kind: artifact.kind,
+      engagement_id: artifact.engagementId,
+      occurred_at: artifact.occurredAt,
+    },
+  };
+}
+
+async function openBody(context: PushContext, artifact: Artifact): Promise<{ body: Readable; contentType: string; size: number }> {
+  const source = artifact.body;
+  if (!source) throw new Error(`${artifact.key} is not ready to push (no source URL yet)`);
+  if (source.type === 'inline') {
+    const bytes = Buffer.from(source.text, 'utf8');
+    return { body: Readable.from([bytes]), contentType: artifact.contentType, size: bytes.length };
+  }
+  const download = await openDownload(context.zoom, context.auth, source.url, {
+    expectedSize: source.expectedSize,
+    signal: context.signal,
+  });
+  return { body: download.body, contentType: download.contentType.split(';')[0]!.trim() || artifact.contentType, size: download.size };
+}
+
+export async function pushArtifact(context: PushContext, artifact: Artifact, destination: Destination): Promise<PushOutcome> {
+  try {
+    const { body, contentType, size } = await openBody(context, artifact);
+    const counter = new HashingCounter();
+    body.on('error', (error) => counter.destroy(error));
+    body.pipe(counter);
+    let put;
+    try {
+      put = await destination.put(putRequestFor(artifact, context.timezone, contentType, size), counter, context.signal);
+    } finally {
+      body.destroy();
+    }
+    if (counter.size !== size) throw new Error(`${artifact.key}: stored ${counter.size} bytes of ${size}`);
+    const sha256 = counter.hash.digest('hex');
+    context.ledger.recordDeliveries([
+      {
+        destination: destination.name,
+        key: artifact.key,
+        fingerprint: artifact.fingerprint,
+        size,
+        sha256,
+        location: put.location,
+        deliveredAt: context.clock.now().toISOString(),
+      },
+    ]);
+    return { ok: true, size, sha256, location: put.location };
+  } catch (error) {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    if (!context.signal?.aborted) {
+      context.ledger.recordFailure({
+        destination: destination.name,
+        key: artifact.key,
+        error: failure.message,
+        at: context.clock.now().toISOString(),
+      });
+    }
+    return { ok: false, error: failure };
+  }
+}

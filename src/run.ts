@@ -1,0 +1,349 @@
+// One reconciliation: window → sources → plan (with the ledger) → push → ledger → result. `--dry-run` is the same
+// walk with a read-only ledger and nothing pushed.
+import { hostname } from 'node:os';
+import { Duration } from 'luxon';
+import pLimit from 'p-limit';
+import { SOURCE_OF_KIND, SOURCES, type Artifact, type ArtifactKind, type SourceName } from './artifacts.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config, ZoomSecrets } from './config.js';
+import { createDestination, kindsOf } from './destinations/index.js';
+import type { Destination } from './destinations/types.js';
+import { CredentialsRefusedError, QuotaExhaustedError, ZoomUnavailableError } from './errors.js';
+import { SqliteLedger } from './ledger/sqlite.js';
+import type { DeliveryState, Ledger, RunMode } from './ledger/types.js';
+import { planBatch, type DestinationScope } from './plan.js';
+import { pushArtifact, type PushContext } from './push.js';
+import { Tally } from './tally.js';
+import { chunkWindow, defaultWindow, explicitWindow, formatWindow, type Chunk, type Window } from './window.js';
+import { TokenProvider } from './zoom/auth.js';
+import { ZoomClient } from './zoom/client.js';
+import { RatePacer } from './zoom/pacer.js';
+import { listChunk, type ListedPage } from './zoom/sources.js';
+
+export interface RunRequest {
+  config: Config;
+  secrets: ZoomSecrets;
+  dryRun?: boolean;
+  from?: string;
+  to?: string;
+  kinds?: readonly ArtifactKind[];
+  clock?: Clock;
+  signal?: AbortSignal;
+  /** Replaces the configured destinations (tests, benchmarks). */
+  destinations?: Destination[];
+  onEvent?: (event: RunEvent) => void;
+}
+
+export type RunEvent =
+  | { type: 'window'; window: Window; chunks: number; mode: RunMode }
+  | { type: 'chunk'; source: SourceName; chunk: string; state: 'listed' | 'resumed' | 'incomplete'; reason?: string }
+  | { type: 'delivered'; key: string; destination: string; size: number }
+  | { type: 'failed'; key: string; destination: string; reason: string };
+
+export interface RunResult {
+  runId: number | null;
+  mode: RunMode;
+  window: Window;
+  chunks: number;
+  tally: Tally;
+  listingComplete: boolean;
+  incomplete: string[];
+  /** Why the run stopped early: credentials refused, quota spent. */
+  stopped: Error | null;
+  interrupted: boolean;
+  exitCode: 0 | 1 | 3;
+}
+
+export async function runReconciliation(request: RunRequest): Promise<RunResult> {
+  const { config } = request;
+  const clock = request.clock ?? systemClock;
+  const dryRun = request.dryRun ?? false;
+  const mode: RunMode = dryRun ? 'dry-run' : request.from || request.to ? 'backfill' : 'run';
+  const kinds = request.kinds ?? config.kinds;
+  const ledger: Ledger = SqliteLedger.open(config.ledger.path, { readonly: dryRun });
+  let locked = false;
+  const destinations: Destination[] = [];
+  try {
+    if (!dryRun) {
+      ledger.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: clock.now().toISOString() });
+      locked = true;
+      ledger.markAbandonedRuns();
+    }
+    const now = clock.now();
+    const window =
+      request.from || request.to
+        ? explicitWindow({ from: request.from, to: request.to, now, timezone: config.zoom.timezone })
+        : defaultWindow({
+            now,
+            lastListedEnd: lastEnd(ledger),
+            lookback: config.window.lookback,
+            timezone: config.zoom.timezone,
+          });
+    destinations.push(...(request.destinations ?? (await Promise.all(config.destinations.map(createDestination)))));
+    const walker = new Walker(request, ledger, clock, window, mode, destinations, kinds);
+    return await walker.walk();
+  } finally {
+    await Promise.allSettled(destinations.map((destination) => destination.close()));
+    if (locked) ledger.releaseRunLock();
+    ledger.close();
+  }
+}
+
+function lastEnd(ledger: Ledger): Date | null {
+  const end = ledger.lastListedWindowEnd();
+  return end ? new Date(end) : null;
+}
+
+class Walker {
+  private readonly tally = new Tally();
+  private readonly seen = new Set<string>();
+  private readonly incomplete: string[] = [];
+  private readonly scopes: DestinationScope[];
+  private readonly byName: Map<string, Destination>;
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly auth: TokenProvider;
+  private readonly push: PushContext;
+  private readonly dryRun: boolean;
+  private stopped: Error | null = null;
+  private runId: number | null = null;
+
+  constructor(
+    private readonly request: RunRequest,
+    private readonly ledger: Ledger,
+    private readonly clock: Clock,
+    private readonly window: Window,
+    private readonly mode: RunMode,
+    destinations: Destination[],
+    private readonly kinds: readonly ArtifactKind[],
+  ) {
+    const { config } = request;
+    this.dryRun = mode === 'dry-run';
+    this.byName = new Map(destinations.map((destination) => [destination.name, destination]));
+    this.scopes = destinations.map((destination) => {
+      const configured = config.destinations.find((entry) => entry.name === destination.name);
+      return { name: destination.name, kinds: configured ? kindsOf(configured, kinds) : new Set(kinds) };
+    });
+    this.limit = pLimit(config.concurrency);
+    const timeoutMs = Duration.fromISO(config.zoom.requestTimeout).toMillis();
+    this.auth = new TokenProvider({
+      tokenUrl: config.zoom.oauthTokenUrl,
+      secrets: request.secrets,
+      clock,
+      retryLimit: config.zoom.retry.limit,
+      timeoutMs,
+    });
+    const share = config.zoom.rateShare;
+    const pacer = new RatePacer(
+      {
+        Light: config.zoom.rateLimits.Light * share,
+        Medium: config.zoom.rateLimits.Medium * share,
+        Heavy: config.zoom.rateLimits.Heavy * share,
+        ...(config.zoom.downloadRate ? { download: config.zoom.downloadRate } : {}),
+      },
+      clock,
+    );
+    const zoom = new ZoomClient({
+      apiBaseUrl: config.zoom.apiBaseUrl,
+      downloadHosts: config.zoom.downloadHosts,
+      auth: this.auth,
+      pacer,
+      clock,
+      timeoutMs,
+      retryLimit: config.zoom.retry.limit,
+      maxBackoffMs: Duration.fromISO(config.zoom.retry.maxBackoff).toMillis(),
+      maxWaitMs: Duration.fromISO(config.zoom.maxWait).toMillis(),
+      signal: request.signal,
+    });
+    this.push = { zoom, auth: this.auth, ledger, clock, timezone: config.zoom.timezone, signal: request.signal };
+  }
+
+  async walk(): Promise<RunResult> {
+    const chunks = chunkWindow(this.window, this.request.config.zoom.timezone);
+    this.request.onEvent?.({ type: 'window', window: this.window, chunks: chunks.length, mode: this.mode });
+    const windowFrom = this.window.from.toISOString();
+    const windowTo = this.window.to.toISOString();
+    const resumable = this.dryRun ? new Set<string>() : this.ledger.resumableChunks(windowFrom, windowTo);
+    if (!this.dryRun) this.runId = this.ledger.startRun({ mode: this.mode, windowFrom, windowTo, startedAt: this.clock.now().toISOString() });
+    const sources = SOURCES.filter((source) => this.kinds.some((kind) => SOURCE_OF_KIND[kind] === source));
+    try {
+      await this.auth.token();
+      await Promise.all(sources.map((source) => this.listSource(source, chunks, resumable)));
+      if (!this.halted()) await this.recheckPending(sources);
+      if (!this.halted()) await this.retryFailed();
+    } catch (error) {
+      if (!(error instanceof ZoomUnavailableError)) throw error;
+      this.stopped = error;
+    }
+    await Promise.allSettled([...this.inflight]);
+    return this.finish(chunks.length);
+  }
+
+  private halted(): boolean {
+    return this.stopped !== null || this.request.signal?.aborted === true;
+  }
+
+  private async listSource(source: SourceName, chunks: Chunk[], resumable: Set<string>): Promise<void> {
+    for (const chunk of chunks) {
+      if (this.halted()) return;
+      if (resumable.has(`${source}:${chunk.id}`)) {
+        this.ledger.markChunkDone(this.runId!, source, chunk.id);
+        this.request.onEvent?.({ type: 'chunk', source, chunk: chunk.id, state: 'resumed' });
+        continue;
+      }
+      const complete = await this.listRange(source, chunk);
+      if (complete && !this.dryRun && !this.halted()) this.ledger.markChunkDone(this.runId!, source, chunk.id);
+    }
+  }
+
+  /** Lists one source over one range and pushes what it finds; true when the listing and its pushes completed. */
+  private async listRange(source: SourceName, range: Window): Promise<boolean> {
+    const tasks: Promise<void>[] = [];
+    const label = `${source} ${formatWindow(range)}`;
+    try {
+      for await (const page of listChunk(this.push.zoom, source, range)) {
+        if (this.halted()) break;
+        await this.handlePage(page, tasks);
+      }
+      await Promise.all(tasks);
+      if (this.halted()) return false;
+      this.request.onEvent?.({ type: 'chunk', source, chunk: label, state: 'listed' });
+      return true;
+    } catch (error) {
+      await Promise.allSettled(tasks);
+      if (this.halted()) return false;
+      if (error instanceof ZoomUnavailableError) {
+        this.stopped = error;
+        return false;
+      }
+      const reason = (error as Error).message;
+      this.incomplete.push(`${label}: ${reason}`);
+      this.request.onEvent?.({ type: 'chunk', source, chunk: label, state: 'incomplete', reason });
+      return false;
+    }
+  }
+
+  private async handlePage(page: ListedPage, tasks: Promise<void>[]): Promise<void> {
+    for (const invalid of page.invalid) {
+      if (!this.kinds.includes(invalid.kind)) continue;
+      const key = `${invalid.kind}/${invalid.ref}`;
+      if (this.seen.has(key)) continue;
+      this.seen.add(key);
+      this.tally.add(invalid.kind, 'seen');
+      for (const scope of this.scopes.filter((entry) => entry.kinds.has(invalid.kind))) {
+        this.tally.fail(invalid.kind, { key, destination: scope.name, reason: invalid.reason });
+        if (!this.dryRun) this.ledger.recordFailure({ destination: scope.name, key, error: invalid.reason, at: this.clock.now().toISOString() });
+      }
+    }
+    await this.handleArtifacts(page.artifacts, tasks);
+  }
+
+  private async handleArtifacts(listed: readonly Artifact[], tasks: Promise<void>[]): Promise<void> {
+    const fresh = listed.filter((artifact) => this.kinds.includes(artifact.kind) && !this.seen.has(artifact.key));
+    if (fresh.length === 0) return;
+    for (const artifact of fresh) {
+      this.seen.add(artifact.key);
+      this.tally.add(artifact.kind, 'seen');
+    }
+    const keys = fresh.map((artifact) => artifact.key);
+    const now = this.clock.now();
+    const cutoff = new Date(now.getTime() - Duration.fromISO(this.request.config.window.pendingTimeout).toMillis());
+    const states = this.dryRun
+      ? this.ledger.artifactStates(keys)
+      : this.ledger.rememberArtifacts(fresh, now.toISOString(), cutoff.toISOString());
+    const deliveries = new Map<string, Map<string, DeliveryState>>(
+      this.scopes.map((scope) => [scope.name, this.ledger.deliveryStates(scope.name, keys)]),
+    );
+    for (const item of planBatch(fresh, states, this.scopes, deliveries, this.request.config.maxAttempts)) {
+      const { artifact, decision } = item;
+      if (decision.action !== 'push') {
+        this.tally.add(artifact.kind, decision.action);
+        continue;
+      }
+      if (this.dryRun) {
+        this.tally.add(artifact.kind, 'to_push');
+        if (artifact.body?.type === 'inline') this.tally.bytesToPush += Buffer.byteLength(artifact.body.text);
+        continue;
+      }
+      await this.schedule(artifact, this.byName.get(item.destination)!, tasks);
+    }
+  }
+
+  private async schedule(artifact: Artifact, destination: Destination, tasks: Promise<void>[]): Promise<void> {
+    const task = this.limit(async () => {
+      if (this.halted()) return;
+      const outcome = await pushArtifact(this.push, artifact, destination);
+      if (this.request.signal?.aborted) return;
+      if (outcome.ok) {
+        this.tally.add(artifact.kind, 'delivered');
+        this.tally.bytesDelivered += outcome.size;
+        this.request.onEvent?.({ type: 'delivered', key: artifact.key, destination: destination.name, size: outcome.size });
+      } else {
+        if (outcome.error instanceof QuotaExhaustedError || outcome.error instanceof CredentialsRefusedError) {
+          this.stopped ??= outcome.error;
+        }
+        this.tally.fail(artifact.kind, { key: artifact.key, destination: destination.name, reason: outcome.error.message });
+        this.request.onEvent?.({ type: 'failed', key: artifact.key, destination: destination.name, reason: outcome.error.message });
+      }
+    });
+    this.inflight.add(task);
+    tasks.push(task);
+    void task.finally(() => this.inflight.delete(task));
+    // Backpressure: listing stays only a little ahead of the pushes, so memory does not grow with the window.
+    while (this.inflight.size >= this.request.config.concurrency * 8) await Promise.race(this.inflight);
+  }
+
+  /** Pending artifacts outside this window are re-listed by the day they were listed on, until they arrive. */
+  private async recheckPending(sources: readonly SourceName[]): Promise<void> {
+    const days = new Map<string, { source: SourceName; range: Window }>();
+    for (const stored of this.ledger.pendingArtifacts()) {
+      const { artifact } = stored;
+      const source = SOURCE_OF_KIND[artifact.kind];
+      if (this.seen.has(artifact.key) || !sources.includes(source) || !this.kinds.includes(artifact.kind)) continue;
+      const at = new Date(artifact.listedAt);
+      const from = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
+      const range = { from, to: new Date(from.getTime() + 86_400_000) };
+      days.set(`${source}:${from.toISOString()}`, { source, range });
+    }
+    for (const { source, range } of days.values()) {
+      if (this.halted()) return;
+      await this.listRange(source, range);
+    }
+  }
+
+  /** Artifacts that failed in an earlier run are retried from their stored descriptor, even outside the window. */
+  private async retryFailed(): Promise<void> {
+    const tasks: Promise<void>[] = [];
+    const stored = this.ledger.retryableArtifacts(this.request.config.maxAttempts).map((entry) => entry.artifact);
+    await this.handleArtifacts(stored, tasks);
+    await Promise.allSettled(tasks);
+  }
+
+  private finish(chunkCount: number): RunResult {
+    const interrupted = this.request.signal?.aborted === true;
+    const listingComplete = !interrupted && this.stopped === null && this.incomplete.length === 0;
+    const failed = this.tally.total('failed') > 0;
+    const exitCode: 0 | 1 | 3 = this.stopped !== null || this.incomplete.length > 0 ? 3 : failed ? 1 : 0;
+    if (this.runId !== null) {
+      this.ledger.finishRun(this.runId, {
+        outcome: interrupted ? 'interrupted' : exitCode === 3 ? 'incomplete' : failed ? 'failed' : 'ok',
+        listingComplete,
+        counts: this.tally.toJSON(),
+        bytes: this.tally.bytesDelivered,
+        finishedAt: this.clock.now().toISOString(),
+      });
+    }
+    return {
+      runId: this.runId,
+      mode: this.mode,
+      window: this.window,
+      chunks: chunkCount,
+      tally: this.tally,
+      listingComplete,
+      incomplete: this.incomplete,
+      stopped: this.stopped,
+      interrupted,
+      exitCode,
+    };
+  }
+}

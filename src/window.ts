@@ -1,0 +1,86 @@
+// The reconciliation window: the default nightly window, --from/--to parsing in the configured zone, and chunking
+// into pieces no longer than Zoom's list endpoints accept (one calendar month).
+import { DateTime, Duration, Interval } from 'luxon';
+import { UsageError } from './errors.js';
+
+export interface Window {
+  from: Date;
+  to: Date;
+}
+
+export interface Chunk extends Window {
+  /** Stable id of the chunk within its window, used for checkpoints. */
+  id: string;
+}
+
+export function defaultWindow(options: {
+  now: Date;
+  lastListedEnd: Date | null;
+  lookback: string;
+  timezone: string;
+}): Window {
+  const now = DateTime.fromJSDate(options.now, { zone: options.timezone }).startOf('second');
+  const end = options.lastListedEnd ? DateTime.fromJSDate(options.lastListedEnd, { zone: options.timezone }) : now;
+  const from = end.minus(Duration.fromISO(options.lookback)).startOf('second');
+  return { from: from.toJSDate(), to: now.toJSDate() };
+}
+
+/**
+ * A bare date is the whole day in `timezone` (so --to 2026-03-31 ends at the start of April 1st); a date-time without
+ * an offset is read in `timezone` too.
+ */
+export function parseBound(text: string, bound: 'from' | 'to', timezone: string): Date {
+  const bareDate = /^\d{4}-\d{2}-\d{2}$/.test(text);
+  const parsed = DateTime.fromISO(text, { zone: timezone, setZone: false });
+  if (!parsed.isValid) {
+    throw new UsageError(
+      `--${bound} ${JSON.stringify(text)} is not a date: expected an ISO date (2026-03-01) or date-time (2026-03-01T08:00:00Z)`,
+    );
+  }
+  return (bareDate && bound === 'to' ? parsed.plus({ days: 1 }) : parsed).startOf('second').toJSDate();
+}
+
+export function explicitWindow(options: {
+  from?: string;
+  to?: string;
+  now: Date;
+  timezone: string;
+}): Window {
+  const to = options.to ? parseBound(options.to, 'to', options.timezone) : options.now;
+  if (!options.from) throw new UsageError('--from is required with --to: a backfill needs both bounds');
+  const from = parseBound(options.from, 'from', options.timezone);
+  if (from >= options.now) {
+    throw new UsageError(`--from ${options.from} is in the future: nothing can have happened there yet`);
+  }
+  if (from >= to) {
+    throw new UsageError(`--from ${options.from} is not before --to ${options.to ?? 'now'}: the window [from, to) would be empty`);
+  }
+  return { from, to: to > options.now ? options.now : to };
+}
+
+/** Splits [from, to) into chunks that each span at most one calendar month, aligned to month starts in `timezone`. */
+export function chunkWindow(window: Window, timezone: string): Chunk[] {
+  const interval = Interval.fromDateTimes(
+    DateTime.fromJSDate(window.from, { zone: timezone }),
+    DateTime.fromJSDate(window.to, { zone: timezone }),
+  );
+  if (!interval.isValid || interval.isEmpty()) return [];
+  const start = interval.start!;
+  const boundaries = [start];
+  for (let next = start.startOf('month').plus({ months: 1 }); next < interval.end!; next = next.plus({ months: 1 })) {
+    boundaries.push(next);
+  }
+  boundaries.push(interval.end!);
+  return boundaries.slice(0, -1).map((from, index) => {
+    const to = boundaries[index + 1]!;
+    return { from: from.toJSDate(), to: to.toJSDate(), id: `${from.toUTC().toISO()}/${to.toUTC().toISO()}` };
+  });
+}
+
+export function dateInZone(iso: string, timezone: string): string {
+  return DateTime.fromISO(iso, { zone: 'utc' }).setZone(timezone).toISODate() ?? iso.slice(0, 10);
+}
+
+export function formatWindow(window: Window): string {
+  return `[${window.from.toISOString()}, ${window.to.toISOString()})`;
+}

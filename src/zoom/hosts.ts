@@ -1,0 +1,28 @@
+// The access token goes only to Zoom's hosts: the API host and the hosts in zoom.downloadHosts, exact match,
+// https only (plain http is allowed for loopback hosts, i.e. the sandbox).
+import { ForeignHostError } from '../errors.js';
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+export function isLoopback(hostname: string): boolean {
+  return LOOPBACK.has(hostname) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+export function tokenMayGoTo(url: URL, downloadHosts: readonly string[], apiBaseUrl: string): boolean {
+  const api = new URL(apiBaseUrl);
+  const allowed = new Set(downloadHosts.map((host) => host.toLowerCase()));
+  allowed.add(api.host.toLowerCase());
+  const host = url.host.toLowerCase();
+  // URL.host omits the default port, so "zoom.us" in the list allows only zoom.us:443.
+  if (!allowed.has(host)) return false;
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && isLoopback(url.hostname);
+}
+
+export function assertTokenHost(url: URL, downloadHosts: readonly string[], apiBaseUrl: string): void {
+  if (!tokenMayGoTo(url, downloadHosts, apiBaseUrl)) {
+    throw new ForeignHostError(
+      `refused to send the Zoom token to ${url.protocol}//${url.host}: not in zoom.downloadHosts (${downloadHosts.join(', ')})`,
+    );
+  }
+}

@@ -1,0 +1,107 @@
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { hostname } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import type { Artifact } from '../../src/artifacts.js';
+import { LedgerLockedError } from '../../src/errors.js';
+import { SqliteLedger } from '../../src/ledger/sqlite.js';
+
+function tempLedgerPath(): string {
+  return path.join(mkdtempSync(path.join(tmpdir(), 'ledger-')), 'ledger.sqlite');
+}
+
+function artifact(key: string, state: 'ready' | 'pending' = 'ready'): Artifact {
+  return {
+    key, kind: 'recording_transcript', engagementId: 'E1', listedAt: '2026-11-24T10:00:00.000Z',
+    occurredAt: '2026-11-24T10:00:00.000Z', extension: 'vtt', contentType: 'text/vtt', state,
+    body: state === 'ready' ? { type: 'download', url: 'https://api.zoom.us/v2/x' } : undefined,
+    fingerprint: `zoom:${key}`, engagement: { engagementId: 'E1', agents: [], consumers: [] },
+  };
+}
+
+describe('SQLite ledger', () => {
+  it('is created 0600 and in WAL mode', () => {
+    const file = tempLedgerPath();
+    SqliteLedger.open(file).close();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('records deliveries and answers a set-based lookup', () => {
+    const ledger = SqliteLedger.open(tempLedgerPath());
+    ledger.recordDeliveries([
+      { destination: 'a', key: 'k1', fingerprint: 'f1', size: 3, sha256: 's', location: 'l1', deliveredAt: '2026-01-01T00:00:00Z' },
+      { destination: 'b', key: 'k2', fingerprint: 'f2', size: 4, sha256: 't', location: 'l2', deliveredAt: '2026-01-01T00:00:00Z' },
+    ]);
+    const states = ledger.deliveryStates('a', ['k1', 'k2', 'k3']);
+    expect([...states.keys()]).toEqual(['k1']);
+    expect(states.get('k1')).toMatchObject({ status: 'delivered', fingerprint: 'f1', size: 3 });
+    ledger.close();
+  });
+
+  it('counts failed attempts and keeps the last error; a delivery clears them', () => {
+    const ledger = SqliteLedger.open(tempLedgerPath());
+    ledger.rememberArtifacts([artifact('recording_transcript/R1')], '2026-01-01T00:00:00Z', '2025-12-29T00:00:00Z');
+    ledger.recordFailure({ destination: 'a', key: 'recording_transcript/R1', error: 'first', at: '2026-01-01T00:00:00Z' });
+    ledger.recordFailure({ destination: 'a', key: 'recording_transcript/R1', error: 'second', at: '2026-01-01T00:01:00Z' });
+    expect(ledger.deliveryStates('a', ['recording_transcript/R1']).get('recording_transcript/R1')).toMatchObject({ status: 'failed', attempts: 2, lastError: 'second' });
+    expect(ledger.retryableArtifacts(3).map((entry) => entry.artifact.key)).toEqual(['recording_transcript/R1']);
+    expect(ledger.retryableArtifacts(2)).toEqual([]);
+    ledger.recordDeliveries([{ destination: 'a', key: 'recording_transcript/R1', fingerprint: 'f', size: 1, sha256: 's', location: 'l', deliveredAt: '2026-01-01T00:02:00Z' }]);
+    expect(ledger.deliveryStates('a', ['recording_transcript/R1']).get('recording_transcript/R1')).toMatchObject({ status: 'delivered', attempts: 0, lastError: null });
+    ledger.close();
+  });
+
+  it('turns an artifact pending for longer than the timeout into not available', () => {
+    const ledger = SqliteLedger.open(tempLedgerPath());
+    const key = 'recording_transcript/R2';
+    expect(ledger.rememberArtifacts([artifact(key, 'pending')], '2026-01-01T00:00:00Z', '2025-12-29T00:00:00Z').get(key)).toBe('pending');
+    expect(ledger.rememberArtifacts([artifact(key, 'pending')], '2026-01-02T00:00:00Z', '2025-12-30T00:00:00Z').get(key)).toBe('pending');
+    expect(ledger.pendingArtifacts().map((entry) => entry.pendingSince)).toEqual(['2026-01-01T00:00:00Z']);
+    expect(ledger.rememberArtifacts([artifact(key, 'pending')], '2026-01-05T00:00:00Z', '2026-01-02T00:00:00Z').get(key)).toBe('not_available');
+    expect(ledger.rememberArtifacts([artifact(key, 'ready')], '2026-01-06T00:00:00Z', '2026-01-03T00:00:00Z').get(key)).toBe('ready');
+    ledger.close();
+  });
+
+  it('lets one run hold the lock; a lock of a dead process is taken over', () => {
+    const file = tempLedgerPath();
+    const first = SqliteLedger.open(file);
+    const second = SqliteLedger.open(file);
+    first.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: 'now' });
+    expect(() => second.acquireRunLock({ pid: process.pid, host: 'x', startedAt: 'now' })).toThrow(LedgerLockedError);
+    first.releaseRunLock();
+    second.acquireRunLock({ pid: 999_999_999, host: hostname(), startedAt: 'now' });
+    expect(() => first.acquireRunLock({ pid: process.pid, host: 'y', startedAt: 'now' })).not.toThrow();
+    first.close();
+    second.close();
+  });
+
+  it('resumes the chunks of an interrupted run over the same window only', () => {
+    const ledger = SqliteLedger.open(tempLedgerPath());
+    const run = ledger.startRun({ mode: 'backfill', windowFrom: 'A', windowTo: 'B', startedAt: 'now' });
+    ledger.markChunkDone(run, 'engagements', 'c1');
+    ledger.finishRun(run, { outcome: 'interrupted', listingComplete: false, counts: {}, bytes: 0, finishedAt: 'now' });
+    expect([...ledger.resumableChunks('A', 'B')]).toEqual(['engagements:c1']);
+    expect(ledger.resumableChunks('A', 'C').size).toBe(0);
+    const done = ledger.startRun({ mode: 'backfill', windowFrom: 'A', windowTo: 'B', startedAt: 'now' });
+    ledger.finishRun(done, { outcome: 'ok', listingComplete: true, counts: {}, bytes: 0, finishedAt: 'now' });
+    expect(ledger.resumableChunks('A', 'B').size).toBe(0);
+    expect(ledger.lastListedWindowEnd()).toBe('B');
+    ledger.close();
+  });
+
+  it('opens read-only for dry runs and writes nothing, even when the file does not exist', () => {
+    const file = tempLedgerPath();
+    const dry = SqliteLedger.open(file, { readonly: true });
+    expect(dry.deliveryStates('a', ['k']).size).toBe(0);
+    dry.close();
+    expect(() => statSync(file)).toThrow();
+    const ledger = SqliteLedger.open(file);
+    ledger.recordDeliveries([{ destination: 'a', key: 'k', fingerprint: 'f', size: 1, sha256: 's', location: 'l', deliveredAt: 'now' }]);
+    ledger.close();
+    const readonly = SqliteLedger.open(file, { readonly: true });
+    expect(readonly.deliveryStates('a', ['k']).size).toBe(1);
+    expect(() => readonly.recordDeliveries([{ destination: 'a', key: 'k2', fingerprint: 'f', size: 1, sha256: 's', location: 'l', deliveredAt: 'now' }])).toThrow();
+    readonly.close();
+  });
+});

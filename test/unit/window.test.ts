@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { chunkWindow, defaultWindow, explicitWindow, parseBound } from '../../src/window.js';
+import { UsageError } from '../../src/errors.js';
+
+const now = new Date('2026-11-25T13:00:00Z');
+
+describe('window', () => {
+  it('defaults to [now - lookback, now) on a first run', () => {
+    const window = defaultWindow({ now, lastListedEnd: null, lookback: 'P2D', timezone: 'UTC' });
+    expect(window.from.toISOString()).toBe('2026-11-23T13:00:00.000Z');
+    expect(window.to.toISOString()).toBe('2026-11-25T13:00:00.000Z');
+  });
+
+  it('starts from the last listed end minus lookback, so a missed night is covered', () => {
+    const window = defaultWindow({ now, lastListedEnd: new Date('2026-11-20T02:00:00Z'), lookback: 'P2D', timezone: 'UTC' });
+    expect(window.from.toISOString()).toBe('2026-11-18T02:00:00.000Z');
+  });
+
+  it('counts lookback in calendar days of the zone (a DST change is 1 day, not 24 h)', () => {
+    const end = new Date('2026-11-01T12:00:00Z'); // New York left DST at 06:00Z that day
+    const window = defaultWindow({ now: end, lastListedEnd: end, lookback: 'P1D', timezone: 'America/New_York' });
+    expect(window.from.toISOString()).toBe('2026-10-31T11:00:00.000Z');
+  });
+
+  it('reads bare dates as whole days in the configured zone, --to inclusive of its day', () => {
+    expect(parseBound('2026-03-01', 'from', 'America/New_York').toISOString()).toBe('2026-03-01T05:00:00.000Z');
+    expect(parseBound('2026-03-31', 'to', 'UTC').toISOString()).toBe('2026-04-01T00:00:00.000Z');
+    expect(parseBound('2026-03-01T08:00:00Z', 'from', 'Asia/Tokyo').toISOString()).toBe('2026-03-01T08:00:00.000Z');
+  });
+
+  it('refuses impossible windows with a one-line message naming the value', () => {
+    expect(() => explicitWindow({ from: '2026-13-01', to: '2026-03-01', now, timezone: 'UTC' })).toThrow(/--from "2026-13-01" is not a date/);
+    expect(() => explicitWindow({ from: '2026-03-02', to: '2026-03-01', now, timezone: 'UTC' })).toThrow(UsageError);
+    expect(() => explicitWindow({ from: '2027-01-01', now, timezone: 'UTC' })).toThrow(/in the future/);
+    expect(() => explicitWindow({ to: '2026-03-01', now, timezone: 'UTC' })).toThrow(/--from is required/);
+  });
+
+  it('chunks a 90-day backfill into month-aligned pieces of at most one month', () => {
+    const window = explicitWindow({ from: '2026-01-15', to: '2026-04-14', now, timezone: 'UTC' });
+    const chunks = chunkWindow(window, 'UTC');
+    expect(chunks.map((chunk) => [chunk.from.toISOString().slice(0, 10), chunk.to.toISOString().slice(0, 10)])).toEqual([
+      ['2026-01-15', '2026-02-01'],
+      ['2026-02-01', '2026-03-01'],
+      ['2026-03-01', '2026-04-01'],
+      ['2026-04-01', '2026-04-15'],
+    ]);
+    for (const chunk of chunks) {
+      const monthLater = new Date(chunk.from);
+      monthLater.setUTCMonth(monthLater.getUTCMonth() + 1);
+      expect(chunk.to.getTime()).toBeLessThanOrEqual(monthLater.getTime());
+    }
+    expect(new Set(chunks.map((chunk) => chunk.id)).size).toBe(chunks.length);
+  });
+});
