@@ -1,0 +1,235 @@
+// Files under a root folder in the dated layout, each written atomically (temp file, fsync, rename, fsync of the
+// folder) with a `<file>.meta.json` sidecar that is in place before the data file appears.
+import { randomBytes } from 'node:crypto';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { type Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DestinationError } from '../errors.js';
+import { objectPath, type ObjectAddress } from './paths.js';
+import type { Destination, PutRequest, PutResult, StoredObject } from './types.js';
+
+export interface FilesystemDestinationOptions {
+  name: string;
+  root: string;
+  /** Mode of complete files (default 0o640); files being written are 0o600 until complete. */
+  fileMode?: number;
+}
+
+/** What a sidecar holds next to each data file. */
+export interface Sidecar {
+  key: string;
+  kind: string;
+  engagementId: string;
+  contentType: string;
+  metadata: Record<string, string>;
+  size: number;
+}
+
+const SIDECAR_SUFFIX = '.meta.json';
+const PARTIAL_SUFFIX = '.partial';
+
+export class FilesystemDestination implements Destination {
+  readonly type = 'filesystem';
+  readonly name: string;
+  readonly root: string;
+  private readonly fileMode: number;
+
+  constructor(options: FilesystemDestinationOptions) {
+    this.name = options.name;
+    this.root = path.resolve(options.root);
+    this.fileMode = options.fileMode ?? 0o640;
+  }
+
+  async put(request: PutRequest, body: Readable, signal?: AbortSignal): Promise<PutResult> {
+    let location: string;
+    let finalPath: string;
+    try {
+      signal?.throwIfAborted();
+      location = objectPath(request);
+      finalPath = this.resolve(location);
+    } catch (error) {
+      body.destroy();
+      throw error;
+    }
+    const dir = path.dirname(finalPath);
+    const dataTemp = tempPath(finalPath);
+    const sidecarTemp = tempPath(finalPath + SIDECAR_SUFFIX);
+    try {
+      await mkdirDurably(dir);
+      const size = await this.writeBody(dataTemp, body, signal);
+      if (request.size !== undefined && size !== request.size) {
+        throw new DestinationError(this.name, `${request.key}: received ${size} bytes, expected ${request.size}`);
+      }
+      const sidecar: Sidecar = {
+        key: request.key,
+        kind: request.kind,
+        engagementId: request.engagementId,
+        contentType: request.contentType,
+        metadata: { ...request.metadata },
+        size,
+      };
+      await this.writeFileDurably(sidecarTemp, `${JSON.stringify(sidecar, null, 2)}\n`);
+      signal?.throwIfAborted();
+      // Sidecar first: a complete data file always has its metadata next to it.
+      await rename(sidecarTemp, finalPath + SIDECAR_SUFFIX);
+      await rename(dataTemp, finalPath);
+      await fsyncDirectory(dir);
+      return { location };
+    } catch (error) {
+      body.destroy();
+      await Promise.all([removeIfPresent(dataTemp), removeIfPresent(sidecarTemp)]);
+      throw error;
+    }
+  }
+
+  async stat(request: ObjectAddress): Promise<StoredObject | null> {
+    const location = objectPath(request);
+    const finalPath = this.resolve(location);
+    const stats = await stat(finalPath).catch(ignoreMissing);
+    if (!stats?.isFile()) return null;
+    return { location, size: stats.size, metadata: await this.readMetadata(finalPath) };
+  }
+
+  async read(location: string): Promise<Readable> {
+    const handle = await open(this.resolve(location), 'r');
+    return handle.createReadStream();
+  }
+
+  async remove(location: string): Promise<void> {
+    const finalPath = this.resolve(location);
+    await Promise.all([removeIfPresent(finalPath), removeIfPresent(finalPath + SIDECAR_SUFFIX)]);
+  }
+
+  async close(): Promise<void> {}
+
+  /** An absolute path for a location, refused unless it is strictly inside the root (defence in depth). */
+  private resolve(location: string): string {
+    const resolved = path.resolve(this.root, location);
+    const prefix = this.root.endsWith(path.sep) ? this.root : this.root + path.sep;
+    if (location.includes('\0') || !resolved.startsWith(prefix)) {
+      throw new DestinationError(this.name, `location ${JSON.stringify(location)} is outside ${this.root}`);
+    }
+    return resolved;
+  }
+
+  private async writeBody(file: string, body: Readable, signal: AbortSignal | undefined): Promise<number> {
+    const handle = await open(file, 'wx', 0o600);
+    try {
+      let size = 0;
+      // Not handle.createWriteStream: that stream keeps the handle referenced until it closes it itself,
+      // and we need the handle open afterwards for fsync.
+      const output = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          writeFully(handle, chunk).then(() => {
+            size += chunk.length;
+            done();
+          }, done);
+        },
+      });
+      await pipeline(body, output, { signal });
+      await handle.sync();
+      await handle.chmod(this.fileMode);
+      return size;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async writeFileDurably(file: string, text: string): Promise<void> {
+    const handle = await open(file, 'wx', 0o600);
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+      await handle.chmod(this.fileMode);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async readMetadata(finalPath: string): Promise<Record<string, string>> {
+    const text = await readFile(finalPath + SIDECAR_SUFFIX, 'utf8').catch(ignoreMissing);
+    if (text === null) return {};
+    try {
+      const sidecar = JSON.parse(text) as Partial<Sidecar>;
+      const metadata = sidecar.metadata;
+      if (metadata && typeof metadata === 'object' && Object.values(metadata).every((v) => typeof v === 'string')) {
+        return { ...metadata };
+      }
+    } catch {
+      // reported below
+    }
+    throw new DestinationError(this.name, `unreadable metadata in ${finalPath}${SIDECAR_SUFFIX}`);
+  }
+}
+
+/**
+ * Removes temp files (`.<name>.<random>.partial`) that a killed process left under `root`; returns how many.
+ * `olderThanMs` spares files written recently, for when another process (a listener) may be writing right now.
+ */
+export async function sweepPartials(root: string, options: { olderThanMs?: number } = {}): Promise<number> {
+  const cutoff = Date.now() - (options.olderThanMs ?? 0);
+  let removed = 0;
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(ignoreMissing);
+    for (const entry of entries ?? []) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        await walk(full);
+      } else if (entry.isFile() && entry.name.startsWith('.') && entry.name.endsWith(PARTIAL_SUFFIX)) {
+        const stats = await stat(full).catch(ignoreMissing);
+        if (stats && stats.mtimeMs <= cutoff && (await removeIfPresent(full))) removed += 1;
+      }
+    }
+  };
+  await walk(path.resolve(root));
+  return removed;
+}
+
+async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {
+  for (let offset = 0; offset < chunk.length; ) {
+    offset += (await handle.write(chunk, offset)).bytesWritten;
+  }
+}
+
+/** A temp name beside the final file; data leaves never start with `.`, so it cannot collide with one. */
+function tempPath(finalPath: string): string {
+  const name = `.${path.basename(finalPath)}.${randomBytes(8).toString('hex')}${PARTIAL_SUFFIX}`;
+  return path.join(path.dirname(finalPath), name);
+}
+
+/** Creates `dir` and fsyncs the parent of every folder it had to create, so the new entries survive a crash. */
+async function mkdirDurably(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  for (let current = dir; ; current = path.dirname(current)) {
+    const parent = path.dirname(current);
+    await fsyncDirectory(parent);
+    if (current === first || parent === current) return;
+  }
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  if (process.platform === 'win32') return; // directories cannot be opened for fsync there
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function removeIfPresent(file: string): Promise<boolean> {
+  try {
+    await unlink(file);
+    return true;
+  } catch (error) {
+    ignoreMissing(error);
+    return false;
+  }
+}
+
+function ignoreMissing(error: unknown): null {
+  if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') return null;
+  throw error;
+}
