@@ -1,5 +1,6 @@
 // One reconciliation: window → sources → plan (with the ledger) → push → ledger → result. `--dry-run` is the same
 // walk with a read-only ledger and nothing pushed.
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { Duration } from 'luxon';
 import pLimit from 'p-limit';
@@ -60,6 +61,12 @@ export async function runReconciliation(request: RunRequest): Promise<RunResult>
   const dryRun = request.dryRun ?? false;
   const mode: RunMode = dryRun ? 'dry-run' : request.from || request.to ? 'backfill' : 'run';
   const kinds = request.kinds ?? config.kinds;
+  if (request.signal) setMaxListeners(1000, request.signal);
+  // Bad bounds are refused before anything is opened or written.
+  const explicit =
+    request.from || request.to
+      ? explicitWindow({ from: request.from, to: request.to, now: clock.now(), timezone: config.zoom.timezone })
+      : null;
   const ledger: Ledger = SqliteLedger.open(config.ledger.path, { readonly: dryRun });
   let locked = false;
   const destinations: Destination[] = [];
@@ -69,12 +76,10 @@ export async function runReconciliation(request: RunRequest): Promise<RunResult>
       locked = true;
       ledger.markAbandonedRuns();
     }
-    const now = clock.now();
     const window =
-      request.from || request.to
-        ? explicitWindow({ from: request.from, to: request.to, now, timezone: config.zoom.timezone })
-        : defaultWindow({
-            now,
+      explicit ??
+      defaultWindow({
+            now: clock.now(),
             lastListedEnd: lastEnd(ledger),
             lookback: config.window.lookback,
             timezone: config.zoom.timezone,

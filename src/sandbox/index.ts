@@ -1,0 +1,148 @@
+// The built-in ZCC sandbox: a seeded, strict imitation of Zoom Contact Center's REST API (OAuth token, list
+// endpoints, download URLs) on loopback, with faults and late data on demand and the truth a reconciliation
+// must deliver. It shares no code with the client on purpose.
+import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
+import { Api } from './api.js';
+import { TokenStore } from './auth.js';
+import type { Credentials } from './auth.js';
+import { Catalog } from './catalog.js';
+import { Content } from './content.js';
+import { FaultBook } from './faults.js';
+import type { Faults } from './faults.js';
+import { Generator } from './generate.js';
+import { IdCodec } from './ids.js';
+import { Lister } from './lists.js';
+import { ByteRate } from './media.js';
+import { SandboxMutations } from './mutations.js';
+import type { Mutations } from './mutations.js';
+import { PageTokens } from './paging.js';
+import { RateLimiter } from './ratelimit.js';
+import { Renderer } from './render.js';
+import { createHandler } from './server.js';
+import type { RecordedRequest, SandboxStats } from './server.js';
+import { Store } from './store.js';
+import { SandboxTruth } from './truth.js';
+import type { Truth } from './truth.js';
+
+export type { Fault, FaultTarget, Faults } from './faults.js';
+export type { Mutations } from './mutations.js';
+export type { RecordedRequest } from './server.js';
+export type { Truth, TruthArtifact } from './truth.js';
+
+export interface SandboxOptions {
+  seed?: number;
+  engagementsPerDay?: number;
+  days?: number;
+  now?: () => Date;
+  credentials?: Credentials;
+  mediaBytes?: { min: number; max: number };
+  rateLimits?: Partial<Record<'Light' | 'Medium' | 'Heavy' | 'download', number>>;
+  dailyLimits?: Partial<Record<'Light' | 'Medium' | 'Heavy', number>>;
+  bandwidth?: number;
+  host?: string;
+  port?: number;
+}
+
+export interface Sandbox {
+  readonly url: string;
+  readonly apiBaseUrl: string;
+  readonly oauthTokenUrl: string;
+  readonly downloadHost: string;
+  readonly credentials: Credentials;
+  readonly faults: Faults;
+  readonly mutate: Mutations;
+  readonly truth: Truth;
+  readonly requests: RecordedRequest[];
+  readonly stats: SandboxStats;
+  revokeTokens(): void;
+  close(): Promise<void>;
+}
+
+export const SANDBOX_CREDENTIALS: Credentials = Object.freeze({
+  accountId: 'sandbox-account-Zx81',
+  clientId: 'sandboxClientId0001',
+  clientSecret: 'sandbox-client-secret-do-not-use',
+});
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const seed = (options.seed ?? 1) >>> 0;
+  const perDay = options.engagementsPerDay ?? 40;
+  const days = options.days ?? 30;
+  const media = options.mediaBytes ?? { min: 20_000, max: 200_000 };
+  if (!Number.isInteger(perDay) || perDay < 0 || perDay > 0xffffff) throw new Error('engagementsPerDay must be an integer in [0, 16777215]');
+  if (!Number.isInteger(days) || days < 1) throw new Error('days must be a positive integer');
+  if (!(media.min >= 0 && media.max >= media.min)) throw new Error('mediaBytes needs 0 <= min <= max');
+  const clock = options.now ?? (() => new Date());
+  const nowMs = (): number => clock().getTime();
+  const credentials = { ...(options.credentials ?? SANDBOX_CREDENTIALS) };
+
+  const ids = new IdCodec(seed);
+  const store = new Store(new Generator(seed, ids, new Catalog(seed, ids), media), perDay, days, nowMs);
+  const lister = new Lister(store);
+  const content = new Content(store, seed);
+  const tokens = new TokenStore(nowMs);
+  const faults = new FaultBook(() => lister.clearPins());
+  const requests: RecordedRequest[] = [];
+  const stats: SandboxStats = { requests: 0, byLabel: {}, status429: 0, bytesServed: 0, downloads: 0 };
+  const closing = new AbortController();
+  let url = '';
+  let api: Api | null = null;
+
+  const server = createServer(
+    createHandler({
+      credentials,
+      url: () => url,
+      nowMs,
+      tokens,
+      faults,
+      limiter: new RateLimiter(options.rateLimits ?? {}, options.dailyLimits ?? {}, nowMs),
+      api: () => {
+        if (!api) throw new Error('sandbox not started');
+        return api;
+      },
+      content,
+      bandwidth: options.bandwidth ? new ByteRate(options.bandwidth) : null,
+      requests,
+      stats,
+      closing: closing.signal,
+    }),
+  );
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('sandbox: no TCP address');
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const downloadHost = `${hostPart}:${address.port}`;
+  url = `http://${downloadHost}`;
+  api = new Api(store, lister, content, new Renderer(store, content, url), new PageTokens());
+
+  return {
+    url,
+    apiBaseUrl: `${url}/v2`,
+    oauthTokenUrl: `${url}/oauth/token`,
+    downloadHost,
+    credentials,
+    faults,
+    mutate: new SandboxMutations(store),
+    truth: new SandboxTruth(store, lister, content),
+    requests,
+    stats,
+    revokeTokens: () => tokens.revokeAll(),
+    close: async () => {
+      closing.abort();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

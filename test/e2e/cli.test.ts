@@ -1,0 +1,105 @@
+// The CLI as a user meets it: a child process, its exit codes, its one-line errors, its silence under cron.
+import { execFile } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { harness, type Harness } from '../support/harness.js';
+
+const BIN = path.resolve(fileURLToPath(import.meta.url), '../../../bin/zcc-reconcile');
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env, cwd, timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let current: Harness | null = null;
+afterEach(async () => {
+  await current?.close();
+  current = null;
+});
+
+describe('the command line', () => {
+  it('answers --help and --version at once', async () => {
+    const help = await cli(['--help'], process.env, process.cwd());
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/run \[options\]/);
+    const runHelp = await cli(['run', '--help'], process.env, process.cwd());
+    expect(runHelp.stdout).toMatch(/--dry-run/);
+    expect(runHelp.stdout).toMatch(/Examples:/);
+    expect((await cli(['--version'], process.env, process.cwd())).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('prints nothing on a successful cron run, and a JSON report when asked', async () => {
+    const h = (current = await harness());
+    const quiet = await cli(['run', '--config', h.configPath, '--from', '2026-11-19', '--to', '2026-11-19'], h.env(), h.dir);
+    expect(quiet).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    const json = await cli(['run', '--config', h.configPath, '--from', '2026-11-19', '--to', '2026-11-19', '--dry-run', '--format', 'json'], h.env(), h.dir);
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.stdout);
+    expect(report).toMatchObject({ schemaVersion: 1, mode: 'dry-run', exitCode: 0, listingComplete: true });
+    expect(report.totals.to_push).toBe(0);
+    expect(report.totals.unchanged).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['an unknown key', { zoom: { timezon: 'UTC' } }, /zoom\.timezon: .*no such key/],
+    ['a wrong type', { concurrency: 'four' }, /concurrency: "four" is not valid; expected a value of type number/],
+    ['a bad time zone', { zoom: { timezone: 'Mars/Olympus' } }, /zoom\.timezone: "Mars\/Olympus" is not valid; expected an IANA time zone/],
+    ['a bad duration', { window: { lookback: '2 days' } }, /window\.lookback: "2 days" is not valid; expected an ISO-8601 duration/],
+    ['an unknown destination type', { destinations: [{ name: 'x', type: 'ftp', path: '.' }] }, /destinations\[0\]/],
+  ])('refuses %s with one line naming the key and exit 2', async (_label, config, message) => {
+    const h = (current = await harness());
+    const file = path.join(h.dir, 'bad.json');
+    writeFileSync(file, JSON.stringify(config));
+    const ran = await cli(['run', '--config', file], h.env(), h.dir);
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toMatch(message);
+    expect(ran.stderr.trim().split('\n')).toHaveLength(1);
+    expect(existsSync(path.join(h.dir, 'zcc-ledger.sqlite'))).toBe(false);
+  });
+
+  it('refuses broken JSON, bad dates, bad kinds and a missing secret with exit 2', async () => {
+    const h = (current = await harness());
+    const broken = path.join(h.dir, 'broken.json');
+    writeFileSync(broken, '{"zoom": {');
+    expect(await cli(['run', '--config', broken], h.env(), h.dir)).toMatchObject({ code: 2, stderr: expect.stringMatching(/valid JSON/) });
+    expect(await cli(['run', '--config', h.configPath, '--from', '2026-02-30'], h.env(), h.dir)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--from "2026-02-30" is not a date/) });
+    expect(await cli(['run', '--config', h.configPath, '--from', '2026-11-10', '--to', '2026-11-01'], h.env(), h.dir)).toMatchObject({ code: 2 });
+    expect(await cli(['run', '--config', h.configPath, '--kinds', 'recordings'], h.env(), h.dir)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--kinds "recordings" is not a kind/) });
+    const env = { ...h.env(), ZOOM_CLIENT_SECRET: '' };
+    expect(await cli(['run', '--config', h.configPath], env, h.dir)).toMatchObject({ code: 2, stderr: expect.stringMatching(/ZOOM_CLIENT_SECRET/) });
+    expect(existsSync(h.ledgerPath)).toBe(false);
+  });
+
+  it('exits 3 naming the variables to check when Zoom refuses the credentials, without printing the secret', async () => {
+    const h = (current = await harness());
+    const env = { ...h.env(), ZOOM_CLIENT_SECRET: 'wrong-secret-value-1234' };
+    const ran = await cli(['run', '--config', h.configPath, '--verbose'], env, h.dir);
+    expect(ran.code).toBe(3);
+    expect(ran.stderr).toMatch(/ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET/);
+    expect(ran.stderr + ran.stdout).not.toContain('wrong-secret-value-1234');
+  });
+
+  it('exits 4 when another run holds the ledger', async () => {
+    const h = (current = await harness());
+    h.sandbox.faults.add({ label: 'download' }, { type: 'slow', delayMs: 400 }, { times: Infinity });
+    const first = h.run({ from: '2026-11-18', to: '2026-11-19' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = await cli(['run', '--config', h.configPath, '--from', '2026-11-18', '--to', '2026-11-19'], h.env(), h.dir);
+    expect(second.code).toBe(4);
+    expect(second.stderr).toMatch(/another run holds the ledger \(pid \d+/);
+    h.sandbox.faults.clear();
+    expect((await first).exitCode).toBe(0);
+  });
+});

@@ -1,0 +1,125 @@
+// The whole reconciliation against the sandbox: exactly once, idempotent re-runs, late data, dry run, backfill.
+import { existsSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { operationFor, validateRequest } from '../support/openapi.js';
+import { harness, listFiles, NOW, walkArchive, type Harness } from '../support/harness.js';
+
+const DAY = 86_400_000;
+let current: Harness | null = null;
+afterEach(async () => {
+  await current?.close();
+  current = null;
+});
+
+function expectMatchesTruth(h: Harness, window: { from: Date; to: Date }) {
+  const truth = h.sandbox.truth.artifacts(window);
+  const stored = walkArchive(h.archive);
+  expect(stored.map((file) => file.key)).toEqual(truth.map((artifact) => artifact.key).sort());
+  const byKey = new Map(stored.map((file) => [file.key, file]));
+  for (const artifact of truth) {
+    const file = byKey.get(artifact.key)!;
+    if (artifact.kind === 'note') expect(JSON.parse(file.text!).note).toBe(artifact.text);
+    else if (artifact.kind === 'disposition') expect(JSON.parse(file.text!).disposition_name).toBe(artifact.text);
+    else expect({ key: file.key, size: file.size, sha256: file.sha256 }).toEqual({ key: artifact.key, size: artifact.size, sha256: artifact.sha256 });
+  }
+  return truth;
+}
+
+describe('reconciliation against the sandbox', () => {
+  it('delivers every artifact of the window exactly once, then nothing, then exactly the late data', async () => {
+    const h = (current = await harness());
+    const window = { from: new Date(NOW.getTime() - 3 * DAY), to: NOW };
+    const first = await h.run({ from: window.from.toISOString(), to: window.to.toISOString() });
+    expect(first.exitCode).toBe(0);
+    const truth = expectMatchesTruth(h, window);
+    expect(truth.length).toBeGreaterThan(50);
+    expect(new Set(truth.map((artifact) => artifact.kind)).size).toBe(7);
+    expect(first.tally.total('delivered')).toBe(truth.length);
+    expect(first.tally.total('pending')).toBeGreaterThan(0);
+
+    const second = await h.run({ from: window.from.toISOString(), to: window.to.toISOString() });
+    expect(second.exitCode).toBe(0);
+    expect(second.tally.total('delivered')).toBe(0);
+    expect(second.tally.total('unchanged')).toBe(truth.length);
+
+    // Late data on old engagements: a note, an edited note, a disposition, a recording that finished processing late.
+    const [old, other] = h.sandbox.truth.engagementIds({ from: window.from, to: new Date(window.from.getTime() + DAY) });
+    const { noteId } = h.sandbox.mutate.addNote(old!, 'Called back: resolved.');
+    const { dispositionId } = h.sandbox.mutate.addDisposition(old!, 'Escalated');
+    const { recordingId } = h.sandbox.mutate.addRecording(other!, { endTime: new Date(NOW.getTime() - 2 * 3_600_000) });
+    const editable = truth.find((artifact) => artifact.kind === 'note')!;
+    const [, engagementOfEdited, editedNoteId] = editable.key.split('/');
+    h.sandbox.mutate.editNote(engagementOfEdited!, editedNoteId!, 'Edited later by the agent.');
+
+    const delivered: string[] = [];
+    const third = await h.run({
+      from: window.from.toISOString(),
+      to: window.to.toISOString(),
+      onEvent: (event) => event.type === 'delivered' && delivered.push(event.key),
+    });
+    expect(third.exitCode).toBe(0);
+    const lateTranscript = `recording_transcript/${recordingId}`;
+    const transcriptReady = h.sandbox.truth.artifacts(window).some((artifact) => artifact.key === lateTranscript);
+    expect(delivered.sort()).toEqual(
+      [`note/${old}/${noteId}`, `disposition/${old}/${dispositionId}`, `recording/${recordingId}`, editable.key,
+        ...(transcriptReady ? [lateTranscript] : [])].sort(),
+    );
+    expectMatchesTruth(h, window);
+  });
+
+  it('dry run reports what the real run then delivers, and touches neither ledger nor folder', async () => {
+    const h = (current = await harness());
+    const bounds = { from: '2026-11-18', to: '2026-11-19' };
+    const dry = await h.run({ ...bounds, dryRun: true });
+    expect(existsSync(h.ledgerPath)).toBe(false);
+    expect(listFiles(h.archive)).toEqual([]);
+    const real = await h.run(bounds);
+    for (const kind of real.tally.counts.keys()) {
+      const planned = dry.tally.counts.get(kind)!;
+      const done = real.tally.counts.get(kind)!;
+      expect({ kind, seen: planned.seen, push: planned.to_push, pending: planned.pending }).toEqual({ kind, seen: done.seen, push: done.delivered, pending: done.pending });
+    }
+    expect(real.tally.total('delivered')).toBeGreaterThan(0);
+
+    const before = listFiles(h.archive);
+    const again = await h.run({ ...bounds, dryRun: true });
+    expect(again.tally.total('to_push')).toBe(0);
+    expect(again.tally.total('unchanged')).toBe(real.tally.total('delivered'));
+    expect(listFiles(h.archive)).toEqual(before);
+  });
+
+  it('chunks a 90-day backfill to the API limit, sends only valid requests, and resumes after a stop', async () => {
+    const h = (current = await harness({ days: 100, engagementsPerDay: 3 }));
+    const bounds = { from: '2026-08-22', to: '2026-11-19' };
+    const controller = new AbortController();
+    let delivered = 0;
+    const stopped = await h.run({
+      ...bounds,
+      signal: controller.signal,
+      onEvent: (event) => {
+        if (event.type === 'delivered' && ++delivered === 40) controller.abort();
+      },
+    });
+    expect(stopped.interrupted).toBe(true);
+    expect(stopped.chunks).toBe(4);
+
+    const resumedChunks: string[] = [];
+    const resumed = await h.run({ ...bounds, onEvent: (event) => event.type === 'chunk' && event.state === 'resumed' && resumedChunks.push(event.chunk) });
+    expect(resumed.exitCode).toBe(0);
+    expect(resumedChunks.length).toBeGreaterThan(0);
+    expectMatchesTruth(h, { from: new Date('2026-08-22T00:00:00Z'), to: new Date('2026-11-20T00:00:00Z') });
+
+    const lists = h.sandbox.requests.filter((request) => request.operationId?.startsWith('list'));
+    expect(lists.length).toBeGreaterThan(12);
+    for (const request of lists) {
+      expect(validateRequest(request.operationId!, request.path, request.query)).toEqual([]);
+      const from = Date.parse(String(request.query.from));
+      const to = Date.parse(String(request.query.to));
+      const monthLater = new Date(from);
+      monthLater.setUTCMonth(monthLater.getUTCMonth() + 1);
+      expect(to).toBeLessThanOrEqual(monthLater.getTime());
+      if (request.operationId === 'listRecordings') expect(request.query.query_date_type).toBe('recording_end_time');
+    }
+    expect(operationFor('GET', '/v2/contact_center/recordings')).toBe('listRecordings');
+  });
+});
