@@ -99,5 +99,5 @@ export class InterruptedError extends Error {
 function describe(value: unknown): string {
   if (value === undefined) return '(missing)';
   const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
 }

@@ -9,7 +9,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config, ZoomSecrets } from './config.js';
 import { createDestination, kindsOf } from './destinations/index.js';
 import type { Destination } from './destinations/types.js';
-import { CredentialsRefusedError, QuotaExhaustedError, ZoomUnavailableError } from './errors.js';
+import { ConfigError, CredentialsRefusedError, QuotaExhaustedError, ZoomUnavailableError } from './errors.js';
 import { SqliteLedger } from './ledger/sqlite.js';
 import type { DeliveryState, Ledger, RunMode } from './ledger/types.js';
 import { planBatch, type DestinationScope } from './plan.js';
@@ -67,7 +67,7 @@ export async function runReconciliation(request: RunRequest): Promise<RunResult>
     request.from || request.to
       ? explicitWindow({ from: request.from, to: request.to, now: clock.now(), timezone: config.zoom.timezone })
       : null;
-  const ledger: Ledger = SqliteLedger.open(config.ledger.path, { readonly: dryRun });
+  const ledger = openLedger(config.ledger.path, dryRun);
   let locked = false;
   const destinations: Destination[] = [];
   try {
@@ -91,6 +91,15 @@ export async function runReconciliation(request: RunRequest): Promise<RunResult>
     await Promise.allSettled(destinations.map((destination) => destination.close()));
     if (locked) ledger.releaseRunLock();
     ledger.close();
+  }
+}
+
+function openLedger(file: string, readonly: boolean): Ledger {
+  try {
+    return SqliteLedger.open(file, { readonly });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new ConfigError('ledger.path', file, `a file the tool can create and write (${code})`);
   }
 }
 
@@ -267,6 +276,7 @@ class Walker {
       }
       if (this.dryRun) {
         this.tally.add(artifact.kind, 'to_push');
+        if (decision.reason === 'retry') this.tally.add(artifact.kind, 'failing');
         if (artifact.body?.type === 'inline') this.tally.bytesToPush += Buffer.byteLength(artifact.body.text);
         continue;
       }

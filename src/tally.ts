@@ -1,7 +1,8 @@
 // Counts per kind and outcome for a run or a dry run; the report and the exit code are read from it.
 import type { ArtifactKind } from './artifacts.js';
 
-export const OUTCOMES = ['seen', 'unchanged', 'to_push', 'delivered', 'pending', 'not_available', 'failed', 'gave_up'] as const;
+// `failing` (dry runs): to push again after an earlier failure. `gave_up`: failed maxAttempts times, no longer retried.
+export const OUTCOMES = ['seen', 'unchanged', 'to_push', 'failing', 'delivered', 'pending', 'not_available', 'failed', 'gave_up'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 export interface Failure {
