@@ -27,7 +27,7 @@ import type { Truth } from './truth.js';
 
 export type { Fault, FaultTarget, Faults } from './faults.js';
 export type { Mutations } from './mutations.js';
-export type { RecordedRequest } from './server.js';
+export type { RecordedRequest, SandboxStats } from './server.js';
 export type { Truth, TruthArtifact } from './truth.js';
 
 export interface SandboxOptions {

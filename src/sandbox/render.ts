@@ -58,8 +58,7 @@ export class Renderer {
   }
 
   engagementListItem(sk: EngagementSkeleton, tz: string): Json {
-    const { transcript_url, survey_id, ...rest } = this.common(sk, tz);
-    return { ...rest, transfer_count: sk.transferCount, ...(transcript_url ? { transcript_url } : {}), survey_id };
+    return { ...this.common(sk, tz), transfer_count: sk.transferCount };
   }
 
   engagementDetail(sk: EngagementSkeleton): Json {

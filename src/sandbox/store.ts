@@ -21,6 +21,7 @@ export interface Entry {
 export interface NoteState { noteId: string; userId: number; text: string; modified: number }
 
 const LRU_BUDGET = 600_000;
+const NO_ENTRIES: Entry[] = [];
 
 export class Store {
   readonly removed = { engagement: new Set<string>(), recording: new Set<string>(), message: new Set<string>() };
@@ -104,10 +105,11 @@ export class Store {
   /** The items of one UTC day of a source, sorted by (t, id). Days outside the data range are empty. */
   bucket(source: SourceName, day: number): Entry[] {
     const useful = source === 'engagements' ? this.inRange(day) : this.inRange(day) || this.inRange(day - 1);
-    if (!useful) return [];
     const key = `${source}|${day}|${this.inRange(day - 1) ? 1 : 0}${this.inRange(day) ? 1 : 0}`;
-    let entries = this.cache.get(key);
-    if (entries) {
+    let entries = useful ? this.cache.get(key) : NO_ENTRIES;
+    if (entries === NO_ENTRIES) {
+      // Outside the data range: only late recordings can be here.
+    } else if (entries) {
       this.cache.delete(key);
       this.cache.set(key, entries);
     } else {

@@ -12,8 +12,10 @@ describe('rate limits', () => {
     const token = await getToken(sb);
     const replies = await Promise.all(Array.from({ length: 8 }, () => call(sb, token, '/contact_center/engagements')));
     const refused = replies.filter((r) => r.status === 429);
-    expect(replies.filter((r) => r.status === 200)).toHaveLength(5);
-    expect(refused).toHaveLength(3);
+    const ok = replies.filter((r) => r.status === 200).length;
+    // The burst is 5; a slow machine may refill one more token while the 8 requests arrive.
+    expect(ok === 5 || ok === 6).toBe(true);
+    expect(refused).toHaveLength(8 - ok);
     const r = refused[0];
     expect(r?.body).toEqual({ code: 429, message: 'You have reached the maximum per-second rate limit for this API. Try again later.' });
     expect(r?.headers.get('x-ratelimit-category')).toBe('Medium');
@@ -25,23 +27,26 @@ describe('rate limits', () => {
     expect((await call(sb, token, '/contact_center/engagements/AAAAAAAAAAAAAAAAAAAAAA')).status).toBe(404);
     await sleep(1000);
     expect((await call(sb, token, '/contact_center/engagements')).status).toBe(200);
-    expect(sb.stats.status429).toBe(3);
+    expect(sb.stats.status429).toBe(8 - ok);
     expect(sb.stats.byLabel['Medium']).toBe(9);
-    expect(sb.requests.filter((q) => q.status === 429)).toHaveLength(3);
+    expect(sb.requests.filter((q) => q.status === 429)).toHaveLength(8 - ok);
   });
 
   test('a sustained rate above the limit is held to it', async () => {
     sb = await startSandbox({ rateLimits: { Medium: 10 }, now: fakeClock('2026-11-24T12:00:00Z').now });
     const token = await getToken(sb);
     let ok = 0;
+    let attempts = 0;
     const started = Date.now();
     while (Date.now() - started < 1500) {
+      attempts++;
       if ((await call(sb, token, '/contact_center/engagements')).status === 200) ok++;
-      await sleep(20);
+      await sleep(10);
     }
-    // Burst of 10 plus 10/s for 1.5 s.
-    expect(ok).toBeGreaterThanOrEqual(20);
-    expect(ok).toBeLessThanOrEqual(27);
+    const seconds = (Date.now() - started) / 1000;
+    // A burst of 10, then 10 a second.
+    expect(ok).toBeLessThanOrEqual(10 + Math.ceil(10 * seconds) + 1);
+    expect(ok).toBeGreaterThanOrEqual(Math.min(attempts, 20));
   });
 
   test('daily limits answer with Daily-limit and the next UTC midnight', async () => {
