@@ -1,27 +1,24 @@
-// Commander wiring only: parse, call, print, and map error classes to exit codes in one place.
+// Commander wiring only: parse, hand each command to its module (loaded lazily, so --help stays fast), and map error
+// classes to exit codes in one place.
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { ARTIFACT_KINDS, isArtifactKind, type ArtifactKind } from './artifacts.js';
+import { ARTIFACT_KINDS } from './artifacts.js';
+import type { CommandContext, GlobalOptions } from './commands/context.js';
+import type { DoctorOptions } from './commands/doctor.js';
+import type { RunOptions } from './commands/run.js';
+import type { StatusOptions } from './commands/status.js';
+import type { VerifyOptions } from './commands/verify.js';
+import { registerListen } from './commands/listen.js'; // listen (issue 9)
+import type { ReportFormat } from './report.js';
 import { ConfigError, LedgerLockedError, UsageError, ZoomUnavailableError } from './errors.js';
 import { redactor } from './redact.js';
-import type { ReportFormat } from './report.js';
-import type { RunEvent, RunResult } from './run.js';
 
-interface GlobalOptions {
-  config?: string;
-  quiet?: boolean;
-  verbose?: boolean;
-  logFormat: 'text' | 'json';
-}
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-interface RunOptions {
-  from?: string;
-  to?: string;
-  dryRun?: boolean;
-  kinds?: string;
-  format?: ReportFormat;
-}
-
-const VERSION = '0.1.0';
+const FORMAT = (choices: string[], fallback?: string) => {
+  const option = new Option('--format <format>', 'output format').choices(choices);
+  return fallback === undefined ? option : option.default(fallback);
+};
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const redact = redactor(env);
@@ -30,13 +27,40 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   let exitCode = 0;
   const program = new Command('zcc-reconcile')
     .description('Reconcile Zoom Contact Center engagement data into your systems of record.')
-    .version(VERSION)
+    .version(VERSION, '-V, --version', 'print the version')
     .option('--config <path>', 'config file (default ./zcc-reconcile.json, then $XDG_CONFIG_HOME/zcc-reconcile/config.json)')
-    .option('--quiet', 'print nothing on success')
-    .option('--verbose', 'print each chunk and artifact as it is handled (stderr)')
-    .addOption(new Option('--log-format <format>', 'format of --verbose lines').choices(['text', 'json']).default('text'))
+    .option('--quiet', 'print nothing on success, and no progress')
+    .option('--verbose', 'log each chunk, delivery and failure (stderr, or --log-file)')
+    .addOption(new Option('--log-format <format>', 'log records as text lines or one JSON object per line').choices(['text', 'json']).default('text'))
+    .option('--log-file <path>', 'append log records to this file instead of stderr')
+    .option('--no-progress', 'never draw live progress (it is drawn only on a terminal anyway)')
     .exitOverride()
-    .configureOutput({ writeOut: out, writeErr: err });
+    .configureOutput({ writeOut: out, writeErr: err })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ zcc-reconcile run                               # nightly (cron): the default window, silent on success
+  $ zcc-reconcile run --from 2026-01-01 --to 2026-03-31 --report-file backfill.html
+  $ zcc-reconcile status                            # last runs, what keeps failing, what never arrived
+  $ zcc-reconcile verify --repair                   # re-check stored files; re-queue what is missing or changed
+  $ zcc-reconcile doctor                            # config, credentials, Zoom, destinations, ledger, disk
+  $ zcc-reconcile --log-format json run 2>>zcc.log  # one JSON object per event for a log shipper
+
+Exit codes: 0 fine · 1 some artifacts failed (retried next run) · 2 usage or config error · 3 Zoom could not
+be used or a listing did not complete · 4 another run holds the ledger · 130/143 stopped by SIGINT/SIGTERM.`,
+    );
+
+  const context = (): CommandContext => ({
+    global: program.opts<GlobalOptions>(),
+    env,
+    cwd: process.cwd(),
+    out,
+    err,
+    redact,
+    stdout: process.stdout,
+    stderr: process.stderr,
+  });
 
   program
     .command('run')
@@ -45,31 +69,111 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('--to <date>', 'window end, exclusive (a bare date includes that whole day)')
     .option('--dry-run', 'report what would be pushed; change nothing')
     .option('--kinds <list>', `comma-separated kinds (${ARTIFACT_KINDS.join(', ')})`)
-    .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'csv']))
+    .addOption(FORMAT(['table', 'json', 'csv']))
+    .option('--report-file <path>', 'also write a self-contained HTML report of the run (charts, failures)')
+    .addHelpText(
+      'after',
+      `
+Output: on a terminal, live progress (stderr) and then a table (stdout); under cron nothing on success and a
+short summary on stderr on failure. --format always prints the report: table, json (docs/schemas/
+run-report.schema.json) or csv (one row per artifact: kind,key,engagement_id,destination,size,action,reason).
+
+Examples:
+  $ zcc-reconcile run                                   # nightly: the default window, quiet under cron
+  $ zcc-reconcile run --from 2026-01-01 --to 2026-03-31 # backfill; resumable
+  $ zcc-reconcile run --dry-run --format json           # what would be pushed
+  $ zcc-reconcile run --dry-run --format csv > plan.csv # the plan, one row per artifact
+  $ zcc-reconcile run --kinds note,disposition --report-file run.html`,
+    )
+    .action(async (options: RunOptions) => {
+      const { runCommand } = await import('./commands/run.js');
+      exitCode = await runCommand(options, context());
+    });
+
+  program
+    .command('status')
+    .description('the ledger, read-only: last runs, artifacts that keep failing, pending ones that never arrived, its size')
+    .addOption(FORMAT(['table', 'json'], 'table'))
+    .option('--runs <n>', 'how many recent runs to show', '10')
+    .option('--failing <n>', 'how many failing (and stale pending) artifacts to list', '20')
+    .option('--pending-older-than <duration>', 'list pending artifacts older than this ISO-8601 duration', 'P1D')
     .addHelpText(
       'after',
       `
 Examples:
-  $ zcc-reconcile run                                   # nightly: the default window, quiet under cron
-  $ zcc-reconcile run --from 2026-01-01 --to 2026-03-31 # backfill; resumable
-  $ zcc-reconcile run --dry-run --format json           # what would be pushed`,
+  $ zcc-reconcile status                              # a summary for people
+  $ zcc-reconcile status --format json | jq .failing  # for scripts (docs/schemas/status.schema.json)
+  $ zcc-reconcile status --runs 30 --pending-older-than PT12H`,
     )
-    .action(async (options: RunOptions) => {
-      exitCode = await runCommand(options, program.opts<GlobalOptions>(), env, out, err);
+    .action(async (options: StatusOptions) => {
+      const { statusCommand } = await import('./commands/status.js');
+      exitCode = await statusCommand(options, context());
+    });
+
+  program
+    .command('verify')
+    .description('re-check delivered artifacts at their destinations: exists, size, sha256 (like rclone check)')
+    .option('--from <date>', 'only artifacts listed at or after this date (as for run)')
+    .option('--to <date>', 'only artifacts listed before this date (exclusive; a bare date includes that day)')
+    .option('--kinds <list>', `comma-separated kinds (${ARTIFACT_KINDS.join(', ')})`)
+    .option('--destination <names>', 'only these destinations (comma-separated)')
+    .option('--size-only', 'check existence and size only; do not read the files back')
+    .option('--repair', 're-queue missing or different artifacts so that the next run delivers them again')
+    .addOption(FORMAT(['table', 'json'], 'table'))
+    .addHelpText(
+      'after',
+      `
+Lines: "- key → destination" missing, "* key → destination" differs, "! key → destination" could not be checked
+("= key" matches, with --verbose). Exit 0 when everything matches, 1 when something is missing or differs.
+
+Examples:
+  $ zcc-reconcile verify                                   # everything in the ledger
+  $ zcc-reconcile verify --from 2026-11-01 --kinds recording --size-only
+  $ zcc-reconcile verify --repair && zcc-reconcile run     # re-deliver exactly what was lost`,
+    )
+    .action(async (options: VerifyOptions) => {
+      const { verifyCommand } = await import('./commands/verify.js');
+      exitCode = await verifyCommand(options, context());
+    });
+
+  program
+    .command('doctor')
+    .description('check config, credentials, Zoom endpoints, destinations, ledger and disk space, one line each')
+    .addOption(FORMAT(['text', 'json'], 'text'))
+    .option('--min-free <MB>', 'disk space below this many megabytes is a failure', '1024')
+    .addHelpText(
+      'after',
+      `
+Exit 0 when every check passes, 2 when the config or a secret is missing or wrong, 3 when something it points at
+(Zoom, a destination, the ledger, the disk) fails. Secrets are checked for presence and never printed.
+
+Examples:
+  $ zcc-reconcile doctor
+  $ zcc-reconcile doctor --config /etc/zcc-reconcile/config.json --format json`,
+    )
+    .action(async (options: DoctorOptions) => {
+      const { doctorCommand } = await import('./commands/doctor.js');
+      exitCode = await doctorCommand(options, context());
     });
 
   program
     .command('demo')
     .description('a full run against the built-in ZCC sandbox, into ./demo/')
-    .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'csv']).default('table'))
-    .action(async (options: { format: ReportFormat }) => {
-      const { runDemo } = await import('./demo.js');
-      const result = await runDemo({ cwd: process.cwd(), onEvent: eventPrinter(program.opts<GlobalOptions>(), err) });
-      const { renderReport } = await import('./report.js');
-      out(renderReport(result.run, options.format));
-      if (options.format === 'table') out(`${result.summary}\n`);
-      exitCode = result.run.exitCode;
+    .addOption(FORMAT(['table', 'json', 'csv'], 'table'))
+    .option('--report-file <path>', 'also write a self-contained HTML report of the run')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ zcc-reconcile demo                          # then run it again: nothing new to push
+  $ zcc-reconcile demo --report-file demo.html  # and open demo.html in a browser`,
+    )
+    .action(async (options: { format: ReportFormat; reportFile?: string }) => {
+      const { demoCommand } = await import('./commands/run.js');
+      exitCode = await demoCommand(options, context());
     });
+
+  registerListen(program, context, (code) => (exitCode = code)); // listen (issue 9)
 
   try {
     await program.parseAsync(argv);
@@ -77,89 +181,6 @@ Examples:
   } catch (error) {
     return exitCodeFor(error, err);
   }
-}
-
-async function runCommand(
-  options: RunOptions,
-  global: GlobalOptions,
-  env: NodeJS.ProcessEnv,
-  out: (text: string) => void,
-  err: (text: string) => void,
-): Promise<number> {
-  const { findConfigFile, loadConfig, readZoomSecrets } = await import('./config.js');
-  const kinds = parseKinds(options.kinds);
-  const { config } = loadConfig(findConfigFile(global.config, env, process.cwd()), process.cwd());
-  const secrets = readZoomSecrets(env);
-  const controller = new AbortController();
-  let signal: 'SIGINT' | 'SIGTERM' | null = null;
-  const stop = (name: 'SIGINT' | 'SIGTERM') => () => {
-    signal ??= name;
-    controller.abort();
-  };
-  const onInt = stop('SIGINT');
-  const onTerm = stop('SIGTERM');
-  process.once('SIGINT', onInt);
-  process.once('SIGTERM', onTerm);
-  let result: RunResult;
-  try {
-    const { runReconciliation } = await import('./run.js');
-    result = await runReconciliation({
-      config,
-      secrets,
-      dryRun: options.dryRun,
-      from: options.from,
-      to: options.to,
-      kinds,
-      signal: controller.signal,
-      onEvent: eventPrinter(global, err),
-    });
-  } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-  }
-  const { renderReport, failureSummary } = await import('./report.js');
-  const showReport = options.format !== undefined || (!global.quiet && process.stdout.isTTY === true);
-  if (showReport) out(renderReport(result, options.format ?? 'table'));
-  if (signal) {
-    err(`zcc-reconcile: stopped by ${signal}; the run is recorded as interrupted and the next run completes it\n`);
-    return signal === 'SIGINT' ? 130 : 143;
-  }
-  if (result.exitCode !== 0) err(failureSummary(result));
-  return result.exitCode;
-}
-
-function parseKinds(text: string | undefined): ArtifactKind[] | undefined {
-  if (text === undefined) return undefined;
-  const kinds = text.split(',').map((kind) => kind.trim()).filter(Boolean);
-  const bad = kinds.find((kind) => !isArtifactKind(kind));
-  if (bad !== undefined || kinds.length === 0) {
-    throw new UsageError(`--kinds ${JSON.stringify(bad ?? text)} is not a kind: expected a comma-separated list of ${ARTIFACT_KINDS.join(', ')}`);
-  }
-  return kinds as ArtifactKind[];
-}
-
-function eventPrinter(global: GlobalOptions, err: (text: string) => void): ((event: RunEvent) => void) | undefined {
-  if (!global.verbose && global.logFormat !== 'json') return undefined;
-  return (event) => {
-    if (global.logFormat === 'json') {
-      err(`${JSON.stringify({ time: new Date().toISOString(), event: event.type, ...event, type: undefined })}\n`);
-      return;
-    }
-    switch (event.type) {
-      case 'window':
-        err(`${event.mode} window [${event.window.from.toISOString()}, ${event.window.to.toISOString()}) in ${event.chunks} chunk(s)\n`);
-        break;
-      case 'chunk':
-        err(`${event.state} ${event.source} ${event.chunk}${event.reason ? `: ${event.reason}` : ''}\n`);
-        break;
-      case 'delivered':
-        err(`+ ${event.key} → ${event.destination} (${event.size} bytes)\n`);
-        break;
-      case 'failed':
-        err(`! ${event.key} → ${event.destination}: ${event.reason}\n`);
-        break;
-    }
-  };
 }
 
 function exitCodeFor(error: unknown, err: (text: string) => void): number {

@@ -1,6 +1,7 @@
 // The CLI as a user meets it: a child process, its exit codes, its one-line errors, its silence under cron.
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -38,6 +39,51 @@ describe('the command line', () => {
     expect(runHelp.stdout).toMatch(/--dry-run/);
     expect(runHelp.stdout).toMatch(/Examples:/);
     expect((await cli(['--version'], process.env, process.cwd())).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('has --help with examples for every command, and --version from package.json', async () => {
+    for (const command of ['run', 'status', 'verify', 'doctor', 'demo']) {
+      const help = await cli([command, '--help'], process.env, process.cwd());
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^Usage: zcc-reconcile ${command} \\[options\\]`));
+      expect(help.stdout).toMatch(new RegExp(`Examples:\\n  \\$ zcc-reconcile ${command}`));
+    }
+    const top = await cli(['--help'], process.env, process.cwd());
+    for (const option of ['--log-format', '--log-file', '--no-progress', '--quiet', '--verbose', '--config']) expect(top.stdout).toContain(option);
+    expect(top.stdout).toMatch(/Exit codes: 0 fine/);
+    const pkg = JSON.parse(readFileSync(path.resolve(BIN, '../../package.json'), 'utf8')) as { version: string };
+    expect((await cli(['-V'], process.env, process.cwd())).stdout.trim()).toBe(pkg.version);
+  });
+
+  it('answers --help fast: commands are loaded only when they run', async () => {
+    // The best of five, so that other tests running in parallel on a small machine do not decide the result.
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      expect((await cli(['--help'], process.env, process.cwd())).code).toBe(0);
+      times.push(performance.now() - started);
+    }
+    expect(Math.min(...times)).toBeLessThan(250);
+  });
+
+  it('draws no progress when stderr is not a terminal, even with colour forced', async () => {
+    const h = (current = await harness());
+    const ran = await cli(['run', '--config', h.configPath, '--from', '2026-11-18', '--to', '2026-11-19'], { ...h.env(), FORCE_COLOR: '3' }, h.dir);
+    expect(ran).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    const verbose = await cli(['--verbose', 'run', '--config', h.configPath, '--from', '2026-11-17', '--to', '2026-11-17'], { ...h.env(), FORCE_COLOR: '3' }, h.dir);
+    expect(verbose.code).toBe(0);
+    expect(verbose.stderr).toMatch(/^backfill \d+ window \[2026-11-17T00:00:00.000Z, 2026-11-18T00:00:00.000Z\) in 1 chunk\(s\)$/m);
+    expect(verbose.stderr).toMatch(/^\+ \S+ → archive \(\d+ bytes\)$/m);
+    expect(verbose.stderr).not.toMatch(/[█░]|\u001b\[\?25l|^listing |^pushing /m);
+    expect(verbose.stderr).toMatch(/^listed engagements \[2026-11-17T00:00:00.000Z, 2026-11-18T00:00:00.000Z\)$/m);
+    expect(verbose.stderr).toMatch(/^backfill \d+ finished: exit 0 · .*delivered \d+/m);
+  });
+
+  it('refuses a --log-file in a folder that does not exist, before doing anything (exit 2)', async () => {
+    const h = (current = await harness());
+    const ran = await cli(['--log-file', path.join(h.dir, 'no', 'such.log'), 'run', '--config', h.configPath, '--from', '2026-11-18'], h.env(), h.dir);
+    expect(ran).toMatchObject({ code: 2, stderr: expect.stringMatching(/--log-file: .* is not valid; expected a file in an existing folder/) });
+    expect(existsSync(h.ledgerPath)).toBe(false);
   });
 
   it('prints nothing on a successful cron run, and a JSON report when asked', async () => {
