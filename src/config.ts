@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
-import { configSchema, type Config } from './config-schema.js';
+import { configSchema, DESTINATION_TYPES, type Config } from './config-schema.js';
 import { ConfigError } from './errors.js';
 
 export type { Config, DestinationConfig } from './config-schema.js';
@@ -82,7 +82,7 @@ function expectation(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
     case 'invalid_union':
-      return 'a destination whose "type" is one of: filesystem';
+      return `a destination whose "type" is one of: ${DESTINATION_TYPES.join(', ')}`;
     default:
       return issue.message;
   }

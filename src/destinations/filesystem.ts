@@ -5,7 +5,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink }
 import path from 'node:path';
 import { type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DestinationError } from '../errors.js';
+import { ConfigError, DestinationError } from '../errors.js';
 import { objectPath, type ObjectAddress } from './paths.js';
 import type { Destination, PutRequest, PutResult, StoredObject } from './types.js';
 
@@ -168,6 +168,9 @@ export class FilesystemDestination implements Destination {
  * `olderThanMs` spares files written recently, for when another process (a listener) may be writing right now.
  */
 export async function sweepPartials(root: string, options: { olderThanMs?: number } = {}): Promise<number> {
+  // The first look at the root before a run: a root that cannot be a folder is a config error (exit 2), not a crash.
+  const rootStats = await stat(root).catch(ignoreMissing);
+  if (rootStats && !rootStats.isDirectory()) throw new ConfigError('destinations[].path', root, 'a folder (this is a file)');
   const cutoff = Date.now() - (options.olderThanMs ?? 0);
   let removed = 0;
   const walk = async (dir: string): Promise<void> => {

@@ -45,5 +45,11 @@ export interface Destination {
   read(location: string): Promise<Readable>;
   /** Removes an object (the doctor's probe). Missing is not an error. */
   remove(location: string): Promise<void>;
+  /**
+   * A time-limited read link to a stored object (S3 presigned GET, Azure SAS), for CRMs that link to our copy
+   * (`linkFrom`). Only storage that can mint such links has it. Lifetime defaults to the destination's
+   * `linkLifetime`; more than 7 days is a ConfigError.
+   */
+  link?(location: string, lifetimeSeconds?: number): Promise<string>;
   close(): Promise<void>;
 }

@@ -10,6 +10,11 @@ export interface ConformanceCapabilities {
   readBack?: boolean;
   /** Size of the large streamed body (default 64 MiB). */
   largeBytes?: number;
+  /**
+   * Where the destination switches from one request to a multipart or streamed upload (part, block or buffer
+   * size); bodies just under, at and just over it are checked by size and sha256 (default 1 MiB).
+   */
+  partBytes?: number;
 }
 
 export type DestinationSetup = () => Promise<{ destination: Destination; cleanup: () => Promise<void> }>;
@@ -74,6 +79,10 @@ export function abortingBody(controller: AbortController): Readable {
   });
 }
 
+function* chunksOf(content: Buffer, size: number): Generator<Buffer> {
+  for (let offset = 0; offset < content.length; offset += size) yield content.subarray(offset, offset + size);
+}
+
 /** `total` bytes generated on demand in 1 MiB chunks; only pulled as fast as the consumer reads. */
 function largeBody(total: number): { body: Readable; expectedSha: string } {
   const hash = createHash('sha256');
@@ -110,6 +119,7 @@ export function destinationConformance(
 ): void {
   const readBack = capabilities.readBack ?? true;
   const largeBytes = capabilities.largeBytes ?? 64 * MiB;
+  const partBytes = capabilities.partBytes ?? MiB;
 
   describe(`destination conformance: ${name}`, () => {
     let current: Awaited<ReturnType<DestinationSetup>> | undefined;
@@ -158,6 +168,36 @@ export function destinationConformance(
       const { location } = await destination().put(request, bodyOf(text));
       expect((await destination().stat(request))?.size).toBe(Buffer.byteLength(text));
       if (readBack) expect(await readSha(location)).toBe(sha256(text));
+    });
+
+    it('a key and engagement id with unicode and spaces: put, stat, read back, remove', async () => {
+      const request = sampleRequest({
+        key: 'voicemail/Nachricht für Zoë 東京 1',
+        kind: 'voicemail',
+        engagementId: 'Eng 001 ü',
+        extension: 'mp3',
+        contentType: 'audio/mpeg',
+        metadata: { engagement_id: 'Eng 001 ü', note: 'spaces  and ünïcödé' },
+      });
+      const content = 'voicemail bytes ✓';
+      const { location } = await destination().put(request, bodyOf(content));
+      expect(await destination().stat(request)).toEqual({ location, size: Buffer.byteLength(content), metadata: request.metadata });
+      if (readBack) expect(await readSha(location)).toBe(sha256(content));
+      await destination().remove(location);
+      expect(await destination().stat(request)).toBeNull();
+    });
+
+    it.each([
+      ['just under', -1],
+      ['exactly', 0],
+      ['just over', 1],
+    ])('verify by size and sha256: a body %s one part', async (_label, delta) => {
+      const content = Buffer.alloc(partBytes + delta);
+      for (let i = 0; i + 4 <= content.length; i += 4096) content.writeUInt32BE(i, i);
+      const request = sampleRequest({ size: content.length });
+      const { location } = await destination().put(request, Readable.from(chunksOf(content, 64 * 1024)));
+      expect((await destination().stat(request))?.size).toBe(content.length);
+      if (readBack) expect(await readSha(location)).toBe(sha256(content));
     });
 
     it('put is idempotent by key: the second copy replaces the first at the same place', async () => {

@@ -1,0 +1,191 @@
+// Azure Blob Storage: block blobs named <prefix><YYYY>/<MM>/<DD>/<engagementId>/<leaf> in one container. A body of
+// up to one block is one Put Blob; a larger one is staged block by block and committed by Put Block List, which
+// also sets the metadata, so every blob carries its sha256. Uncommitted blocks never show as a blob (Azure drops
+// them after a week), so a failed upload leaves an earlier copy untouched.
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  type BlockBlobClient,
+  type ContainerClient,
+  RestError,
+  SASProtocol,
+  StorageSharedKeyCredential,
+} from '@azure/storage-blob';
+import { Duration } from 'luxon';
+import type { AzureBlobDestinationConfig } from '../config-schema.js';
+import { ConfigError, DestinationError } from '../errors.js';
+import { meterBody, readHead } from './body.js';
+import { checkLinkLifetime, checkLocation, normalizePrefix, objectMetadata, objectName, requestMetadataOf } from './object-store.js';
+import { uploadParts } from './parts.js';
+import type { ObjectAddress } from './paths.js';
+import type { Destination, PutRequest, PutResult, StoredObject } from './types.js';
+
+const MiB = 1024 * 1024;
+
+export type AzureCredentials =
+  | { type: 'connection-string'; connectionString: string }
+  | { type: 'shared-key'; account: string; accountKey: string; endpoint: string }
+  | { type: 'sas'; sasToken: string; endpoint: string };
+
+/** Connection string, else account + key, else SAS token: each read from the variable the config names. */
+export function azureCredentialsFromEnv(config: AzureBlobDestinationConfig, env: NodeJS.ProcessEnv): AzureCredentials {
+  const connectionString = env[config.connectionStringEnv];
+  if (connectionString) return { type: 'connection-string', connectionString };
+  const account = env[config.accountEnv];
+  const endpoint = config.endpoint ?? (account ? `https://${account}.blob.core.windows.net` : undefined);
+  const accountKey = env[config.accountKeyEnv];
+  if (account && accountKey && endpoint) return { type: 'shared-key', account, accountKey, endpoint };
+  const sasToken = env[config.sasTokenEnv];
+  if (sasToken && endpoint) return { type: 'sas', sasToken: sasToken.replace(/^\?/, ''), endpoint };
+  throw new ConfigError(
+    `environment of destination ${config.name}`,
+    undefined,
+    `${config.connectionStringEnv}, or ${config.accountEnv} with ${config.accountKeyEnv}, or ${config.sasTokenEnv} ` +
+      `with ${config.accountEnv} or "endpoint"`,
+  );
+}
+
+export function azureContainerClient(credentials: AzureCredentials, container: string): ContainerClient {
+  switch (credentials.type) {
+    case 'connection-string':
+      return BlobServiceClient.fromConnectionString(credentials.connectionString).getContainerClient(container);
+    case 'shared-key': {
+      const key = new StorageSharedKeyCredential(credentials.account, credentials.accountKey);
+      return new BlobServiceClient(credentials.endpoint, key).getContainerClient(container);
+    }
+    case 'sas':
+      return new BlobServiceClient(`${credentials.endpoint.replace(/\?.*$/, '')}?${credentials.sasToken}`).getContainerClient(container);
+  }
+}
+
+export interface AzureBlobDestinationOptions {
+  name: string;
+  container: ContainerClient;
+  prefix?: string;
+  /** Default 8 MiB. */
+  blockSizeBytes?: number;
+  /** Blocks in flight at once per upload; memory is (uploadConcurrency + 1) × block size. Default 2. */
+  uploadConcurrency?: number;
+  linkLifetimeSeconds?: number;
+}
+
+export class AzureBlobDestination implements Destination {
+  readonly type = 'azure-blob';
+  readonly name: string;
+  readonly prefix: string;
+  readonly container: ContainerClient;
+  private readonly blockSize: number;
+  private readonly concurrency: number;
+  private readonly linkLifetimeSeconds: number;
+
+  static fromConfig(config: AzureBlobDestinationConfig, env: NodeJS.ProcessEnv): AzureBlobDestination {
+    return new AzureBlobDestination({
+      name: config.name,
+      container: azureContainerClient(azureCredentialsFromEnv(config, env), config.container),
+      prefix: config.prefix,
+      blockSizeBytes: config.blockSizeMiB * MiB,
+      uploadConcurrency: config.uploadConcurrency,
+      linkLifetimeSeconds: Duration.fromISO(config.linkLifetime).as('seconds'),
+    });
+  }
+
+  constructor(options: AzureBlobDestinationOptions) {
+    this.name = options.name;
+    this.container = options.container;
+    this.prefix = normalizePrefix(options.prefix);
+    this.blockSize = Math.max(1, options.blockSizeBytes ?? 8 * MiB);
+    this.concurrency = options.uploadConcurrency ?? 2;
+    this.linkLifetimeSeconds = checkLinkLifetime(this.name, Math.round(options.linkLifetimeSeconds ?? 3600));
+  }
+
+  async put(request: PutRequest, body: Readable, signal?: AbortSignal): Promise<PutResult> {
+    let blob: BlockBlobClient;
+    let name: string;
+    try {
+      signal?.throwIfAborted();
+      name = objectName(this.prefix, request);
+      blob = this.container.getBlockBlobClient(name);
+    } catch (error) {
+      body.destroy();
+      throw error;
+    }
+    const meter = meterBody(body, request.size, signal);
+    const headers = { blobContentType: request.contentType };
+    try {
+      const head = await readHead(meter, this.blockSize);
+      if (head.ended) {
+        const bytes = Buffer.concat(head.chunks);
+        await blob.upload(bytes, bytes.length, { metadata: objectMetadata(request, meter.sha256), blobHTTPHeaders: headers, abortSignal: signal });
+      } else {
+        const blockIds = await this.stageBlocks(blob, head.rest, signal);
+        await blob.commitBlockList(blockIds, { metadata: objectMetadata(request, meter.sha256), blobHTTPHeaders: headers, abortSignal: signal });
+      }
+      return { location: name };
+    } catch (error) {
+      meter.destroy();
+      throw new DestinationError(this.name, `${request.key}: ${errorText(error)}`, { cause: error });
+    }
+  }
+
+  async stat(request: ObjectAddress): Promise<StoredObject | null> {
+    const name = objectName(this.prefix, request);
+    try {
+      const properties = await this.container.getBlobClient(name).getProperties();
+      return { location: name, size: properties.contentLength ?? 0, metadata: requestMetadataOf(properties.metadata) };
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return null;
+      throw new DestinationError(this.name, `${request.key}: ${errorText(error)}`, { cause: error });
+    }
+  }
+
+  async read(location: string): Promise<Readable> {
+    const name = checkLocation(this.name, this.prefix, location);
+    const download = await this.container.getBlobClient(name).download().catch((error: unknown) => {
+      throw new DestinationError(this.name, `${name}: ${errorText(error)}`, { cause: error });
+    });
+    const stream = download.readableStreamBody;
+    if (!stream) throw new DestinationError(this.name, `${name}: the service sent no body`);
+    return stream instanceof Readable ? stream : new Readable().wrap(stream);
+  }
+
+  async remove(location: string): Promise<void> {
+    const name = checkLocation(this.name, this.prefix, location);
+    await this.container.getBlobClient(name).deleteIfExists({ deleteSnapshots: 'include' });
+  }
+
+  /** A read-only SAS URL; minting one needs the account key (connection string with AccountKey, or account + key). */
+  async link(location: string, lifetimeSeconds: number = this.linkLifetimeSeconds): Promise<string> {
+    const seconds = checkLinkLifetime(this.name, lifetimeSeconds);
+    const blob = this.container.getBlobClient(checkLocation(this.name, this.prefix, location));
+    if (!(blob.credential instanceof StorageSharedKeyCredential)) {
+      throw new DestinationError(this.name, 'links need the storage account key; a SAS token cannot mint new links');
+    }
+    return blob.generateSasUrl({
+      permissions: BlobSASPermissions.parse('r'),
+      expiresOn: new Date(Date.now() + seconds * 1000),
+      protocol: blob.url.startsWith('https:') ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
+    });
+  }
+
+  async close(): Promise<void> {}
+
+  /** Stages the body block by block (from a reused buffer pool, see parts.ts); returns the ids in order. */
+  private async stageBlocks(blob: BlockBlobClient, body: Readable, signal: AbortSignal | undefined): Promise<string[]> {
+    // Block ids must be base64 of one length within a blob; the random part keeps concurrent uploads apart.
+    const upload = randomBytes(12).toString('hex');
+    const ids: string[] = [];
+    const parts = await uploadParts(body, { partSize: this.blockSize, concurrency: this.concurrency, maxParts: 50_000 }, async (bytes, number) => {
+      const id = Buffer.from(`${upload}-${String(number).padStart(6, '0')}`).toString('base64');
+      ids[number - 1] = id;
+      await blob.stageBlock(id, bytes, bytes.length, { abortSignal: signal });
+    });
+    return ids.slice(0, parts);
+  }
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof RestError) return `${error.code ?? 'error'}: ${error.message.split('\n')[0]}${error.statusCode ? ` (HTTP ${error.statusCode})` : ''}`;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,82 @@
+// The body on its way into a remote destination: metered (size, sha256, the announced size enforced), stopped by
+// the caller's signal, and read ahead by up to one part so a small body can go up in one request with its sha256.
+import { createHash } from 'node:crypto';
+import { addAbortSignal, pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
+
+/** Counts and hashes what passes; errors (so nothing gets committed) when the size differs from the announced one. */
+export class MeteredBody extends Transform {
+  size = 0;
+  private readonly hash = createHash('sha256');
+  private digest: string | null = null;
+
+  constructor(private readonly expectedSize: number | undefined) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.expectedSize !== undefined && this.size > this.expectedSize) {
+      callback(new Error(`received more than the announced ${this.expectedSize} bytes`));
+      return;
+    }
+    this.hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.expectedSize !== undefined && this.size !== this.expectedSize) {
+      callback(new Error(`received ${this.size} bytes, expected ${this.expectedSize}`));
+      return;
+    }
+    this.digest = this.hash.digest('hex');
+    callback();
+  }
+
+  /** Hex sha256 of the whole body, known once it has ended. */
+  get sha256(): string {
+    if (this.digest === null) throw new Error('the body has not ended yet');
+    return this.digest;
+  }
+}
+
+/** `body` piped through a meter; an abort or an error on either side destroys both. */
+export function meterBody(body: Readable, expectedSize: number | undefined, signal?: AbortSignal): MeteredBody {
+  const meter = new MeteredBody(expectedSize);
+  if (signal) addAbortSignal(signal, meter);
+  pipeline(body, meter, () => {
+    // Errors reach the reader of `meter`; pipeline is here for the destroy-both-ways wiring.
+  });
+  return meter;
+}
+
+export interface Head {
+  chunks: Buffer[];
+  bytes: number;
+  /** True when the whole body fit within the limit. */
+  ended: boolean;
+  /** The body after the head (empty when ended). */
+  rest: Readable;
+}
+
+/** Reads until more than `limit` bytes arrived or the body ended; the rest stays unread. */
+export async function readHead(body: Readable, limit: number): Promise<Head> {
+  const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  while (bytes <= limit) {
+    const next = await iterator.next();
+    if (next.done) return { chunks, bytes, ended: true, rest: Readable.from([]) };
+    chunks.push(next.value);
+    bytes += next.value.length;
+  }
+  async function* remaining(): AsyncGenerator<Buffer> {
+    yield* chunks;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+  // Not objectMode: consumers count bytes, and a byte-sized buffer keeps at most one chunk read ahead.
+  return { chunks, bytes, ended: false, rest: Readable.from(remaining(), { objectMode: false, highWaterMark: 64 * 1024 }) };
+}

@@ -1,0 +1,198 @@
+// The s3 destination against a real S3 server (s3rver) on loopback, through a proxy that logs and fails requests.
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { createDestination } from '../../src/destinations/index.js';
+import { S3Destination, type S3DestinationOptions } from '../../src/destinations/s3.js';
+import { bodyOf, destinationConformance, sampleRequest, sha256, sha256Of } from './conformance.js';
+import type { ProxiedRequest } from './servers/fault-proxy.js';
+import { S3RVER_CREDENTIALS, startS3Server, type S3Server } from './servers/s3.js';
+
+const MiB = 1024 * 1024;
+let server: S3Server;
+let serial = 0;
+
+beforeAll(async () => {
+  server = await startS3Server();
+});
+afterAll(async () => {
+  await server?.close();
+});
+afterEach(() => {
+  server.proxy.faults.length = 0;
+});
+
+function s3(options: Partial<S3DestinationOptions> = {}): S3Destination {
+  serial += 1;
+  return new S3Destination({
+    name: 'bucket',
+    bucket: server.bucket,
+    prefix: `t${serial}/zcc`,
+    region: 'us-east-1',
+    endpoint: server.endpoint,
+    forcePathStyle: true,
+    credentials: S3RVER_CREDENTIALS,
+    partSizeBytes: 5 * MiB,
+    ...options,
+  });
+}
+
+/** Bytes that differ per offset, in 256 KiB chunks, so a misplaced part would change the hash. */
+function patterned(size: number): Buffer {
+  const bytes = randomBytes(Math.min(size, MiB));
+  const out = Buffer.alloc(size);
+  for (let offset = 0; offset < size; offset += bytes.length) bytes.copy(out, offset, 0, Math.min(bytes.length, size - offset));
+  for (let offset = 0; offset + 4 <= size; offset += 4096) out.writeUInt32BE(offset, offset);
+  return out;
+}
+
+function chunked(content: Buffer): Readable {
+  return Readable.from((function* () {
+    for (let offset = 0; offset < content.length; offset += 256 * 1024) yield content.subarray(offset, offset + 256 * 1024);
+  })());
+}
+
+const since = (from: number): ProxiedRequest[] => server.proxy.requests.slice(from);
+const isPart = (request: ProxiedRequest): boolean => request.method === 'PUT' && request.query.has('partNumber');
+
+destinationConformance('s3', async () => ({ destination: s3({ endpoint: server.directEndpoint }), cleanup: async () => {} }), {
+  partBytes: 5 * MiB,
+});
+
+describe('S3Destination against s3rver', () => {
+  it('lays objects out under the prefix with content type and metadata on the server, sha256 included', async () => {
+    const destination = s3({ prefix: 'archive' });
+    const request = sampleRequest({
+      key: 'note/Eng001/N1',
+      kind: 'note',
+      extension: 'txt',
+      contentType: 'text/plain; charset=utf-8',
+      metadata: { key: 'note/Eng001/N1', engagement_id: 'Eng001', agent: 'Zoë' },
+    });
+    const { location } = await destination.put(request, bodyOf('Rückruf'));
+    expect(location).toBe('archive/2026/03/14/Eng001/note-N1.txt');
+    expect(await server.keys()).toContain(location);
+    const stored = await server.metadata(location);
+    expect(stored).toEqual({
+      zcc_key: 'note/Eng001/N1',
+      zcc_kind: 'note',
+      zcc_engagement_id: 'Eng001',
+      zcc_sha256: sha256('Rückruf'),
+      zcc_metadata: '{"key":"note/Eng001/N1","engagement_id":"Eng001","agent":"Zo\\u00eb"}',
+    });
+    const put = server.proxy.requests.find((entry) => entry.method === 'PUT' && entry.path.endsWith(location));
+    expect(put?.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(put?.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=S3RVER\//);
+  });
+
+  it('uploads a body larger than the part size as a streamed multipart upload', async () => {
+    const destination = s3({ uploadConcurrency: 2 });
+    const content = patterned(12 * MiB + 12345);
+    const request = sampleRequest({ size: content.length });
+    const from = server.proxy.requests.length;
+    const { location } = await destination.put(request, chunked(content));
+    const requests = since(from);
+    expect(requests.filter((entry) => entry.method === 'POST' && entry.query.has('uploads'))).toHaveLength(1);
+    expect(requests.filter(isPart).map((entry) => entry.bytes)).toEqual(expect.arrayContaining([5 * MiB, 5 * MiB, 2 * MiB + 12345]));
+    expect(requests.filter((entry) => entry.method === 'POST' && entry.query.has('uploadId'))).toHaveLength(1);
+    expect((await destination.stat(request))?.size).toBe(content.length);
+    expect(await sha256Of(await destination.read(location))).toBe(sha256(content));
+    // Metadata is fixed when the upload starts, before the bytes are seen: no sha256 on multipart objects.
+    const stored = await server.metadata(location);
+    expect(stored).toMatchObject({ zcc_key: request.key, zcc_kind: 'recording', zcc_engagement_id: 'Eng001' });
+    expect(stored.zcc_sha256).toBeUndefined();
+  });
+
+  it('a server failing mid-upload leaves no object, tries to abort the multipart upload and keeps the cause', async () => {
+    const destination = s3();
+    const existing = sampleRequest();
+    const { location } = await destination.put(existing, bodyOf('complete copy'));
+    server.proxy.faults.push({ match: (entry) => isPart(entry) && entry.query.get('partNumber') === '2', action: { resetAfterBytes: MiB } });
+    const from = server.proxy.requests.length;
+    const failure = await destination.put(existing, chunked(patterned(11 * MiB))).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(Error);
+    // s3rver does not implement AbortMultipartUpload (405); the error says so and keeps the upload's own failure.
+    expect(String((failure as Error).message)).toMatch(/aborting multipart upload \S+ failed too/);
+    const aborts = since(from).filter((entry) => entry.method === 'DELETE' && entry.query.has('uploadId'));
+    expect(aborts).toHaveLength(1);
+    expect(since(from).filter((entry) => entry.method === 'POST' && entry.query.has('uploadId'))).toEqual([]);
+    expect(await destination.stat(existing)).toMatchObject({ location, size: 13 });
+    expect(await sha256Of(await destination.read(location))).toBe(sha256('complete copy'));
+
+    // A single PUT cut by the network fails the put. What the store keeps then is the store's atomicity, not ours
+    // (S3 keeps nothing; s3rver, unlike S3, writes into the object's file as bytes arrive), so it is not checked.
+    server.proxy.faults.push({ match: (entry) => entry.method === 'PUT' && !entry.query.has('partNumber'), action: { resetAfterBytes: 1000 } });
+    await expect(destination.put(sampleRequest(), bodyOf(patterned(2 * MiB)))).rejects.toThrow(/recording\/Rec\d+: .*socket hang up|ECONNRESET/);
+  });
+
+  it('retries a 503 from the store and stores the object once', async () => {
+    const destination = s3();
+    const request = sampleRequest();
+    server.proxy.faults.push({ match: (entry) => entry.method === 'PUT', action: { status: 503, body: '<Error><Code>SlowDown</Code><Message>slow down</Message></Error>' }, times: 1 });
+    const from = server.proxy.requests.length;
+    await destination.put(request, bodyOf('after a retry'));
+    expect(since(from).filter((entry) => entry.method === 'PUT').map((entry) => entry.outcome)).toEqual(['failed', 'forwarded']);
+    expect((await destination.stat(request))?.size).toBe(13);
+  });
+
+  it('asks for server-side encryption on single and multipart uploads', async () => {
+    const destination = s3({ serverSideEncryption: 'aws:kms', kmsKeyId: 'alias/zcc' });
+    const from = server.proxy.requests.length;
+    await destination.put(sampleRequest(), bodyOf('small'));
+    await destination.put(sampleRequest(), chunked(patterned(6 * MiB)));
+    const starts = since(from).filter((entry) => (entry.method === 'PUT' && !entry.query.has('partNumber')) || entry.query.has('uploads'));
+    expect(starts).toHaveLength(2);
+    for (const entry of starts) {
+      expect(entry.headers['x-amz-server-side-encryption']).toBe('aws:kms');
+      expect(entry.headers['x-amz-server-side-encryption-aws-kms-key-id']).toBe('alias/zcc');
+    }
+  });
+
+  it('hands out a presigned GET that plain HTTP can fetch, and refuses lifetimes over 7 days', async () => {
+    const destination = s3();
+    const content = patterned(300_000);
+    const { location } = await destination.put(sampleRequest(), bodyOf(content));
+    const link = await destination.link(location, 600);
+    expect(link).toContain('X-Amz-Expires=600');
+    expect(link).toContain('X-Amz-Signature=');
+    const response = await fetch(link);
+    expect(response.status).toBe(200);
+    expect(sha256(Buffer.from(await response.arrayBuffer()))).toBe(sha256(content));
+    expect(await destination.link(location)).toContain('X-Amz-Expires=3600');
+    await expect(destination.link(location, 7 * 86_400 + 1)).rejects.toThrow(ConfigError);
+    await expect(destination.link('../elsewhere/x.mp4')).rejects.toThrow(/not an object under/);
+  });
+
+  it('refuses to read or remove outside its prefix', async () => {
+    const destination = s3({ prefix: 'mine/' });
+    for (const location of ['other/2026/x.mp4', 'mine/../other/x', 'mine/', 'mine//x', 'mine/a\u0000b']) {
+      await expect(destination.read(location)).rejects.toThrow(/not an object under/);
+      await expect(destination.remove(location)).rejects.toThrow(/not an object under/);
+    }
+  });
+});
+
+describe('s3 through the registry', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('takes its credentials from the standard AWS environment chain', async () => {
+    vi.stubEnv('AWS_ACCESS_KEY_ID', S3RVER_CREDENTIALS.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', S3RVER_CREDENTIALS.secretAccessKey);
+    const config = parseConfig({
+      destinations: [
+        { name: 'media', type: 's3', bucket: server.bucket, prefix: 'registry', region: 'us-east-1', endpoint: server.endpoint, forcePathStyle: true },
+      ],
+    });
+    const destination = await createDestination(config.destinations[0]!);
+    expect(destination).toMatchObject({ name: 'media', type: 's3' });
+    const request = sampleRequest();
+    const { location } = await destination.put(request, bodyOf('via the registry'));
+    expect(location.startsWith('registry/')).toBe(true);
+    expect(await server.keys()).toContain(location);
+    await destination.close();
+  });
+});

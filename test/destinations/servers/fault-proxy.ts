@@ -1,0 +1,107 @@
+// A loopback HTTP proxy in front of a real storage server: it logs every request (method, path, query, headers,
+// bytes) and can fail chosen ones on demand, with a status or by resetting the connection partway through the body.
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface ProxiedRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  /** Body bytes the proxy saw (set when the request ends). */
+  bytes: number;
+  outcome: 'forwarded' | 'failed' | 'reset';
+  status?: number;
+}
+
+export type FaultAction = { status: number; body?: string; headers?: Record<string, string> } | { resetAfterBytes: number };
+
+export interface Fault {
+  match: (request: ProxiedRequest) => boolean;
+  action: FaultAction;
+  /** How many matching requests it hits (default: every one). */
+  times?: number;
+}
+
+export interface FaultProxy {
+  url: string;
+  requests: ProxiedRequest[];
+  faults: Fault[];
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
+  const requests: ProxiedRequest[] = [];
+  const faults: Fault[] = [];
+  const sockets = new Set<Socket>();
+
+  const takeFault = (entry: ProxiedRequest): FaultAction | null => {
+    const index = faults.findIndex((fault) => fault.match(entry));
+    const fault = faults[index];
+    if (!fault) return null;
+    if (fault.times !== undefined && (fault.times -= 1) <= 0) faults.splice(index, 1);
+    return fault.action;
+  };
+
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://proxy');
+    const entry: ProxiedRequest = {
+      method: req.method ?? 'GET',
+      path: decodeURIComponent(url.pathname),
+      query: url.searchParams,
+      headers: req.headers,
+      bytes: 0,
+      outcome: 'forwarded',
+    };
+    requests.push(entry);
+    const fault = takeFault(entry);
+    req.on('data', (chunk: Buffer) => {
+      entry.bytes += chunk.length;
+    });
+
+    if (fault && 'status' in fault) {
+      entry.outcome = 'failed';
+      entry.status = fault.status;
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(fault.status, { 'content-type': 'application/xml', ...fault.headers });
+        res.end(fault.body ?? '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected</Message></Error>');
+      });
+      return;
+    }
+
+    const upstream = httpRequest({ host: target.host, port: target.port, method: req.method, path: req.url, headers: req.headers });
+    upstream.on('response', (response) => {
+      entry.status = response.statusCode;
+      res.writeHead(response.statusCode ?? 502, response.headers);
+      response.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    if (fault) {
+      req.on('data', () => {
+        if (entry.bytes >= fault.resetAfterBytes && entry.outcome !== 'reset') {
+          entry.outcome = 'reset';
+          upstream.destroy();
+          req.socket.destroy();
+        }
+      });
+    }
+    req.pipe(upstream);
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    faults,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
