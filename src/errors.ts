@@ -30,6 +30,20 @@ export class ZoomApiError extends Error {
   }
 }
 
+/**
+ * A request to Zoom still failed after its retries (timeouts, resets, a body cut short): for a listing its chunk stays
+ * unchecked, for a download the artifact failed. Unlike ZoomUnavailableError it does not end the run.
+ */
+export class ZoomRequestError extends Error {
+  override name = 'ZoomRequestError';
+  constructor(
+    message: string,
+    readonly endpoint: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Zoom cannot be used this run (credentials refused, quota spent, unreachable): exit 3, nothing lost. */
 export class ZoomUnavailableError extends Error {
   override name = 'ZoomUnavailableError';

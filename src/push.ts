@@ -6,6 +6,7 @@ import type { Artifact } from './artifacts.js';
 import type { Clock } from './clock.js';
 import type { Destination, PutRequest } from './destinations/types.js';
 import type { Ledger } from './ledger/types.js';
+import { CredentialsRefusedError, QuotaExhaustedError } from './errors.js';
 import { dateInZone } from './window.js';
 import type { TokenProvider } from './zoom/auth.js';
 import type { ZoomClient } from './zoom/client.js';
@@ -94,7 +95,9 @@ export async function pushArtifact(context: PushContext, artifact: Artifact, des
     return { ok: true, size, sha256, location: put.location };
   } catch (error) {
     const failure = error instanceof Error ? error : new Error(String(error));
-    if (!context.signal?.aborted) {
+    // A spent quota or refused credentials stop the run: not this artifact's fault, so no attempt is counted.
+    const runStopper = failure instanceof QuotaExhaustedError || failure instanceof CredentialsRefusedError;
+    if (!context.signal?.aborted && !runStopper) {
       context.ledger.recordFailure({
         destination: destination.name,
         key: artifact.key,

@@ -10,11 +10,16 @@ export function secretValues(env: NodeJS.ProcessEnv): string[] {
   return [...new Set(values)].sort((a, b) => b.length - a.length);
 }
 
+/** A secret as it appears inside a JSON string (a --log-format json line) or a URL, besides as itself. */
+function spellings(secret: string): string[] {
+  return [...new Set([secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)])];
+}
+
 export function redactor(env: NodeJS.ProcessEnv, extra: () => readonly string[] = () => []): (text: string) => string {
-  const fixed = secretValues(env);
+  const fixed = secretValues(env).flatMap(spellings);
   return (text) => {
     let result = text;
-    for (const secret of [...fixed, ...extra()]) {
+    for (const secret of [...fixed, ...extra().flatMap(spellings)]) {
       if (secret.length >= MIN_SECRET_LENGTH && result.includes(secret)) result = result.split(secret).join('[redacted]');
     }
     // Bearer and Basic credentials, whatever their value.

@@ -1,10 +1,13 @@
 // Server-to-Server OAuth: fetch a token, cache it, refresh it before it expires and once more when Zoom refuses it.
+// Refused credentials are remembered for a minute: concurrent and later calls fail the same way without asking Zoom
+// again (a run stops at the first refusal; a long-running listener asks again later).
 import got, { HTTPError, RequestError } from 'got';
 import type { Clock } from '../clock.js';
 import type { ZoomSecrets } from '../config.js';
 import { CredentialsRefusedError, ZoomUnavailableError } from '../errors.js';
 
 const REFRESH_MARGIN_MS = 5 * 60_000;
+const REFUSAL_MEMORY_MS = 60_000;
 
 interface CachedToken {
   value: string;
@@ -14,6 +17,7 @@ interface CachedToken {
 export class TokenProvider {
   private cached: CachedToken | null = null;
   private inFlight: Promise<string> | null = null;
+  private refusal: { error: CredentialsRefusedError; at: number } | null = null;
 
   constructor(
     private readonly options: { tokenUrl: string; secrets: ZoomSecrets; clock: Clock; retryLimit: number; timeoutMs: number },
@@ -21,6 +25,7 @@ export class TokenProvider {
 
   /** A token valid for at least a few more minutes. */
   async token(): Promise<string> {
+    this.throwIfRefused();
     const now = this.options.clock.now().getTime();
     if (this.cached && this.cached.expiresAt - REFRESH_MARGIN_MS > now) return this.cached.value;
     return this.fetchOnce();
@@ -30,6 +35,10 @@ export class TokenProvider {
   async refresh(rejected: string): Promise<string> {
     if (this.cached?.value === rejected) this.cached = null;
     return this.token();
+  }
+
+  private throwIfRefused(): void {
+    if (this.refusal && this.options.clock.now().getTime() - this.refusal.at < REFUSAL_MEMORY_MS) throw this.refusal.error;
   }
 
   private fetchOnce(): Promise<string> {
@@ -42,6 +51,7 @@ export class TokenProvider {
   private async fetchToken(): Promise<string> {
     const { secrets, tokenUrl, clock } = this.options;
     const basic = Buffer.from(`${secrets.clientId}:${secrets.clientSecret}`).toString('base64');
+    const host = new URL(tokenUrl).host;
     try {
       const body = await got
         .post(tokenUrl, {
@@ -49,21 +59,30 @@ export class TokenProvider {
           form: { grant_type: 'account_credentials', account_id: secrets.accountId },
           timeout: { request: this.options.timeoutMs },
           retry: { limit: this.options.retryLimit, methods: ['POST'] },
+          // The Basic credentials go to the configured token URL and nowhere else.
+          followRedirect: false,
         })
         .json<{ access_token?: unknown; expires_in?: unknown }>();
       if (typeof body.access_token !== 'string' || typeof body.expires_in !== 'number') {
-        throw new ZoomUnavailableError('the Zoom token endpoint answered without access_token/expires_in');
+        throw new ZoomUnavailableError(`the Zoom token endpoint ${host} answered without access_token/expires_in`);
       }
       this.cached = { value: body.access_token, expiresAt: clock.now().getTime() + body.expires_in * 1000 };
       return body.access_token;
     } catch (error) {
-      if (error instanceof HTTPError && error.response.statusCode >= 400 && error.response.statusCode < 500) {
-        throw new CredentialsRefusedError(`HTTP ${error.response.statusCode}${oauthReason(error.response.body)}`);
+      // got's errors carry the request options, Basic credentials included: none of them leaves this function.
+      if (error instanceof HTTPError && error.response.statusCode >= 400 && error.response.statusCode < 500 && error.response.statusCode !== 429) {
+        const refused = new CredentialsRefusedError(`HTTP ${error.response.statusCode}${oauthReason(error.response.body)}`);
+        this.refusal = { error: refused, at: clock.now().getTime() };
+        throw refused;
+      }
+      if (error instanceof HTTPError) {
+        throw new ZoomUnavailableError(`the Zoom token endpoint ${host} answered HTTP ${error.response.statusCode}`);
       }
       if (error instanceof RequestError) {
-        throw new ZoomUnavailableError(`could not get a Zoom access token from ${new URL(tokenUrl).host}: ${error.message}`);
+        throw new ZoomUnavailableError(`could not get a Zoom access token from ${host}: ${error.code}`);
       }
-      throw error;
+      if (error instanceof ZoomUnavailableError) throw error;
+      throw new ZoomUnavailableError(`could not get a Zoom access token from ${host}: ${(error as Error).name}`);
     }
   }
 }
@@ -72,7 +91,7 @@ function oauthReason(body: unknown): string {
   try {
     const parsed = JSON.parse(String(body)) as { reason?: unknown; error?: unknown };
     const reason = typeof parsed.reason === 'string' ? parsed.reason : typeof parsed.error === 'string' ? parsed.error : '';
-    return reason ? `: ${reason.slice(0, 200)}` : '';
+    return reason ? `: ${reason.replace(/[^\x20-\x7e]/g, '').slice(0, 200)}` : '';
   } catch {
     return '';
   }

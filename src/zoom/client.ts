@@ -1,11 +1,12 @@
-// The HTTP transport to Zoom: one got instance carrying auth, per-label pacing, retry with backoff and jitter, the
-// token refresh-and-replay on 401/124, and the token-to-Zoom-hosts-only rule.
+// The HTTP transport to Zoom: one got instance carrying auth, per-label pacing, got's retry (backoff with jitter, 429s
+// through the pacer), the token refresh-and-replay on 401/124, and the token-to-Zoom-hosts-only rule.
 import got, { HTTPError, RequestError, type Got, type RetryObject } from 'got';
 import type { Clock } from '../clock.js';
-import { QuotaExhaustedError, ZoomApiError, ZoomUnavailableError } from '../errors.js';
+import { ArtifactError, ListingIncompleteError, QuotaExhaustedError, ZoomApiError, ZoomRequestError, ZoomUnavailableError } from '../errors.js';
 import type { TokenProvider } from './auth.js';
-import { parseRetryAfter, type RateLabel, type RatePacer } from './pacer.js';
 import { assertTokenHost } from './hosts.js';
+import type { RateLabel, RatePacer } from './pacer.js';
+import { isQuotaSpent, readRateLimit } from './rate-limit.js';
 
 export interface ZoomClientOptions {
   apiBaseUrl: string;
@@ -23,22 +24,32 @@ export interface ZoomClientOptions {
 
 interface RequestContext extends Record<string, unknown> {
   label: RateLabel;
-  replayed?: boolean;
+  /** Token replays so far (see replayToken). */
+  replays?: number;
 }
 
 const RETRY_STATUS = [408, 429, 500, 502, 503, 504, 521, 522, 524];
+const RETRY_CODES = [
+  'ETIMEDOUT', 'ECONNRESET', 'EADDRINUSE', 'ECONNREFUSED', 'EPIPE', 'ENOTFOUND', 'ENETUNREACH', 'EAI_AGAIN', 'EHOSTUNREACH',
+  'ECONNABORTED', 'ERR_BODY_PARSE_FAILURE', 'ERR_HTTP_CONTENT_LENGTH_MISMATCH', 'ERR_READING_RESPONSE_STREAM',
+];
+/** Failures that mean Zoom could not be reached at all: after the retries the run stops (exit 3). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+const MAX_REPLAYS = 2;
 
 export class ZoomClient {
   readonly http: Got;
 
   constructor(readonly options: ZoomClientOptions) {
-    const { auth, pacer, clock } = options;
+    const { auth, pacer } = options;
     this.http = got.extend({
       timeout: { lookup: options.timeoutMs, connect: options.timeoutMs, response: options.timeoutMs, socket: options.timeoutMs },
+      strictContentLength: true,
       retry: {
         limit: options.retryLimit,
         methods: ['GET'],
         statusCodes: RETRY_STATUS,
+        errorCodes: RETRY_CODES,
         maxRetryAfter: options.maxWaitMs,
         calculateDelay: (retry) => this.retryDelay(retry),
       },
@@ -47,54 +58,64 @@ export class ZoomClient {
         beforeRequest: [
           async (request) => {
             assertTokenHost(request.url as URL, options.downloadHosts, options.apiBaseUrl);
-            const context = request.context as RequestContext;
-            await pacer.acquire(context.label ?? 'Medium', options.signal);
+            await pacer.acquire(contextOf(request).label, options.signal);
             request.headers.authorization = `Bearer ${await auth.token()}`;
           },
         ],
         beforeRedirect: [
           (request) => {
+            // got drops Authorization on a cross-host redirect; this refuses the redirect itself.
             assertTokenHost(request.url as URL, options.downloadHosts, options.apiBaseUrl);
           },
         ],
         afterResponse: [
           async (response, retryWithMergedOptions) => {
-            const context = response.request.options.context as RequestContext;
-            if (isTokenRefused(response.statusCode, response.body) && !context.replayed) {
-              const used = String(response.request.options.headers.authorization ?? '').replace(/^Bearer /, '');
-              await auth.refresh(used);
-              return retryWithMergedOptions({ context: { ...context, replayed: true } });
-            }
-            return response;
+            if (!isTokenRefused(response.statusCode, response.body)) return response;
+            const context = contextOf(response.request.options);
+            const replays = await this.replayToken(context, response.request.options.headers.authorization);
+            // preserveHooks: the replay must meet this hook too, should its new token expire in turn (replays bound it).
+            return replays === null ? response : retryWithMergedOptions({ context: { ...context, replays }, preserveHooks: true });
           },
         ],
       },
     });
-    void clock;
   }
 
   /** GET a JSON document from the API; errors come back as the classes of errors.ts. */
   async getJson(path: string, query: URLSearchParams, label: RateLabel): Promise<unknown> {
     const url = `${this.options.apiBaseUrl.replace(/\/$/, '')}${path}?${query.toString()}`;
     try {
-      const response = await this.http.get(url, { context: { label }, responseType: 'text' });
-      try {
-        return JSON.parse(response.body) as unknown;
-      } catch {
-        throw new ZoomApiError(`${path} answered ${response.statusCode} with a body that is not JSON`, response.statusCode, undefined, path);
-      }
+      // A body that is not JSON (a proxy's error page, a cut-off answer) fails parsing, and got retries it.
+      const response = await this.http.get(url, { context: { label }, responseType: 'json' });
+      return response.body;
     } catch (error) {
       throw this.classify(error, path);
     }
   }
 
+  /**
+   * Zoom refused the token a request carried: get a new one (one fetch per refused token, however many requests carried
+   * it) and return the replay count to record, or null to give up. A request replays once per expiry it meets, at most
+   * twice, so a token Zoom refuses as soon as it is issued cannot loop. Shared by JSON calls and download streams.
+   */
+  async replayToken(context: { replays?: number }, authorization: unknown): Promise<number | null> {
+    const replays = context.replays ?? 0;
+    if (replays >= MAX_REPLAYS) return null;
+    await this.options.auth.refresh(String(authorization ?? '').replace(/^Bearer /, ''));
+    return replays + 1;
+  }
+
+  /** Any failure of a request, as one of the classes of errors.ts (which decide retry-next-run and exit codes). */
   classify(error: unknown, endpoint: string): Error {
+    const own = ownError(error);
+    if (own) return own;
     if (error instanceof HTTPError) {
       const status = error.response.statusCode;
       if (status === 429) {
-        const until = parseRetryAfter(headerText(error.response.headers['retry-after']), this.options.clock.now().getTime());
-        if (until !== null && until - this.options.clock.now().getTime() > this.options.maxWaitMs) {
-          return new QuotaExhaustedError(headerText(error.response.headers['x-ratelimit-category']) ?? 'these', new Date(until));
+        const now = this.options.clock.now().getTime();
+        const answer = readRateLimit(error.response.headers, now);
+        if (isQuotaSpent(answer, this.options.maxWaitMs)) {
+          return new QuotaExhaustedError(answer.category ?? contextOf(error.options).label, new Date(now + (answer.waitMs ?? 0)));
         }
       }
       const body = parseZoomError(error.response.body);
@@ -106,42 +127,67 @@ export class ZoomClient {
       );
     }
     if (error instanceof RequestError) {
-      return new ZoomUnavailableError(`${endpoint}: ${error.code ?? ''} ${error.message}`.trim());
+      if (UNREACHABLE.has(error.code)) return new ZoomUnavailableError(`${endpoint}: Zoom is unreachable (${error.code})`);
+      if (error.code === 'ERR_BODY_PARSE_FAILURE') {
+        return new ZoomApiError(`${endpoint} answered with a body that is not JSON`, error.response?.statusCode ?? 0, undefined, endpoint);
+      }
+      return new ZoomRequestError(`${endpoint}: ${error.code}: ${withoutUrl(error.message)}`, endpoint);
     }
     return error instanceof Error ? error : new Error(String(error));
   }
 
-  private retryDelay(retry: RetryObject): number {
-    const { attemptCount, error, computedValue, retryAfter } = retry;
+  private retryDelay({ attemptCount, error, computedValue }: RetryObject): number {
+    // A token replay (afterResponse) goes at once.
+    if (error.name === 'RetryError') return 1;
     const response = error.response;
-    const label = ((error.options?.context as RequestContext | undefined)?.label ?? 'Medium') as RateLabel;
     if (response?.statusCode === 429) {
-      const now = this.options.clock.now().getTime();
-      const until = retryAfter !== undefined ? now + retryAfter : null;
-      if (until !== null && until - now > this.options.maxWaitMs) return 0;
       if (attemptCount > this.options.retryLimit) return 0;
-      const wait = until !== null ? Math.max(until - now, 0) : this.backoff(attemptCount);
-      this.options.pacer.pause(label, now + wait);
-      return Math.max(wait, 1);
+      const now = this.options.clock.now().getTime();
+      const answer = readRateLimit(response.headers, now);
+      // The daily quota: no retry; classify() turns the 429 into QuotaExhaustedError, which ends the run.
+      if (isQuotaSpent(answer, this.options.maxWaitMs)) return 0;
+      const label = contextOf(error.options).label;
+      if (answer.limit !== null && !answer.daily) this.options.pacer.announceLimit(label, answer.limit);
+      this.options.pacer.pause(label, now + (answer.waitMs ?? this.backoff(attemptCount)));
+      // The pacer holds this request, and every other request of its label, until the pause ends.
+      return 1;
     }
     if (computedValue === 0) return 0;
     return this.backoff(attemptCount);
   }
 
-  /** Exponential backoff with full jitter, capped. */
+  /** Exponential backoff with full jitter, capped by zoom.retry.maxBackoff. */
   private backoff(attemptCount: number): number {
-    const ceiling = Math.min(this.options.maxBackoffMs, 250 * 2 ** (attemptCount - 1));
+    const ceiling = Math.min(this.options.maxBackoffMs, 250 * 2 ** Math.max(0, attemptCount - 1));
     return Math.max(1, Math.round(ceiling / 2 + Math.random() * (ceiling / 2)));
   }
 }
 
-function headerText(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+function contextOf(options: { context?: unknown } | undefined): RequestContext {
+  const context = (options?.context ?? {}) as Partial<RequestContext>;
+  return { ...context, label: context.label ?? 'Medium' };
+}
+
+/** Errors of ours thrown inside a got hook (a refused host, refused credentials) come back wrapped in a RequestError. */
+function ownError(error: unknown): Error | null {
+  const candidate = error instanceof RequestError && !(error instanceof HTTPError) ? error.cause : error;
+  const ours =
+    candidate instanceof ZoomUnavailableError ||
+    candidate instanceof ArtifactError ||
+    candidate instanceof ZoomApiError ||
+    candidate instanceof ZoomRequestError ||
+    candidate instanceof ListingIncompleteError;
+  return ours ? (candidate as Error) : null;
+}
+
+function withoutUrl(message: string): string {
+  return message.replace(/\s*(?:in )?"?https?:\/\/\S+/g, '').slice(0, 300);
 }
 
 export function parseZoomError(body: unknown): { code?: number; message?: string } {
   try {
-    const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as { code?: unknown; message?: unknown; errorCode?: unknown };
+    const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as { code?: unknown; message?: unknown; errorCode?: unknown } | null;
+    if (parsed === null || typeof parsed !== 'object') return {};
     const code = typeof parsed.code === 'number' ? parsed.code : typeof parsed.errorCode === 'number' ? parsed.errorCode : undefined;
     return { code, message: typeof parsed.message === 'string' ? parsed.message.slice(0, 300) : undefined };
   } catch {

@@ -5,7 +5,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { HTTPError } from 'got';
 import { ArtifactError } from '../errors.js';
 import type { TokenProvider } from './auth.js';
-import type { ZoomClient } from './client.js';
+import { isTokenRefused, type ZoomClient } from './client.js';
 import { assertTokenHost } from './hosts.js';
 
 export interface DownloadOptions {
@@ -22,58 +22,69 @@ export interface Download {
 }
 
 type ResponseStream = Readable & { statusCode?: number };
+type Headers = Record<string, string | string[] | undefined>;
 
 interface Opened {
   stream: ResponseStream;
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  headers: Headers;
 }
 
-export async function openDownload(client: ZoomClient, auth: TokenProvider, url: string, options: DownloadOptions = {}): Promise<Download> {
-  const target = new URL(url);
-  assertTokenHost(target, client.options.downloadHosts, client.options.apiBaseUrl);
-  const first = await openWithReplay(client, auth, target, undefined);
-  const contentType = String(first.headers['content-type'] ?? 'application/octet-stream');
-  const lengthHeader = first.headers['content-length'];
-  if (/^text\/html\b/i.test(contentType)) {
-    first.stream.destroy();
-    throw new ArtifactError(`${target.pathname} answered with an HTML page instead of the file`);
-  }
-  if (lengthHeader === undefined) {
-    first.stream.destroy();
-    throw new ArtifactError(`${target.pathname} answered without Content-Length; cannot verify the file is whole`);
-  }
-  const size = Number(lengthHeader);
-  if (options.expectedSize !== undefined && options.expectedSize !== size) {
-    first.stream.destroy();
-    throw new ArtifactError(`${target.pathname} is ${size} bytes but the API reported ${options.expectedSize}`);
-  }
-  const resumable = String(first.headers['accept-ranges'] ?? '').toLowerCase() === 'bytes';
-  const body = new PassThrough({ highWaterMark: 1 << 20 });
-  void pump({ client, auth, target, first: first.stream, size, resumable, maxResumes: options.maxResumes ?? 3, out: body });
-  return { contentType, size, body };
-}
-
-async function pump(job: {
+interface Job {
   client: ZoomClient;
-  auth: TokenProvider;
   target: URL;
-  first: ResponseStream;
   size: number;
   resumable: boolean;
   maxResumes: number;
   out: PassThrough;
-}): Promise<void> {
-  const { out, size } = job;
+}
+
+export async function openDownload(client: ZoomClient, _auth: TokenProvider, url: string, options: DownloadOptions = {}): Promise<Download> {
+  const target = new URL(url);
+  // Refused before any request: the foreign host never hears from us.
+  assertTokenHost(target, client.options.downloadHosts, client.options.apiBaseUrl);
+  const first = await openWithReplay(client, target, undefined);
+  const refusal = notTheFile(target, first, options.expectedSize);
+  if (refusal) {
+    first.stream.destroy();
+    throw refusal;
+  }
+  const size = Number(first.headers['content-length']);
+  const resumable = String(first.headers['accept-ranges'] ?? '').toLowerCase() === 'bytes';
+  const body = new PassThrough({ highWaterMark: 1 << 20 });
+  void pump({ client, target, size, resumable, maxResumes: options.maxResumes ?? 3, out: body }, first.stream);
+  return { contentType: String(first.headers['content-type'] ?? 'application/octet-stream'), size, body };
+}
+
+/** Why the first answer is not the file, or null when it looks like it. */
+function notTheFile(target: URL, first: Opened, expectedSize: number | undefined): ArtifactError | null {
+  const { pathname } = target;
+  const contentType = String(first.headers['content-type'] ?? '');
+  const encoding = String(first.headers['content-encoding'] ?? 'identity').toLowerCase();
+  const length = first.headers['content-length'];
+  if (first.status !== 200) return new ArtifactError(`${pathname} answered HTTP ${first.status} instead of the file`);
+  if (/^text\/html\b/i.test(contentType)) return new ArtifactError(`${pathname} answered with an HTML page instead of the file`);
+  if (encoding !== 'identity') return new ArtifactError(`${pathname} answered with Content-Encoding ${encoding}; cannot verify the file`);
+  if (length === undefined || !/^\d+$/.test(String(length))) {
+    return new ArtifactError(`${pathname} answered without a valid Content-Length; cannot verify the file is whole`);
+  }
+  if (expectedSize !== undefined && expectedSize !== Number(length)) {
+    return new ArtifactError(`${pathname} is ${String(length)} bytes by its Content-Length but the API reported ${expectedSize}`);
+  }
+  return null;
+}
+
+async function pump(job: Job, first: ResponseStream): Promise<void> {
+  const { out, size, target } = job;
   let received = 0;
-  let stream: ResponseStream | null = job.first;
+  let stream: ResponseStream | null = first;
   let resumes = 0;
   out.once('close', () => stream?.destroy());
   while (stream) {
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         received += chunk.length;
-        if (received > size) throw new ArtifactError(`${job.target.pathname} sent more than its Content-Length of ${size} bytes`);
+        if (received > size) throw new ArtifactError(`${target.pathname} sent more than its Content-Length of ${size} bytes`);
         if (out.destroyed) return;
         if (!out.write(chunk)) await once(out, 'drain');
       }
@@ -87,18 +98,12 @@ async function pump(job: {
         return;
       }
       if (!(job.resumable && resumes < job.maxResumes && received < size)) {
-        out.destroy(new ArtifactError(`${job.target.pathname} broke off after ${received} of ${size} bytes: ${(error as Error).message}`));
+        out.destroy(new ArtifactError(`${target.pathname} broke off after ${received} of ${size} bytes: ${(error as Error).message}`));
         return;
       }
       resumes++;
       try {
-        const next = await openWithReplay(job.client, job.auth, job.target, received);
-        if (next.status !== 206 || !String(next.headers['content-range'] ?? '').startsWith(`bytes ${received}-`)) {
-          next.stream.destroy();
-          out.destroy(new ArtifactError(`${job.target.pathname}: the server did not resume at byte ${received}`));
-          return;
-        }
-        stream = next.stream;
+        stream = await resume(job, received);
       } catch (resumeError) {
         out.destroy(resumeError as Error);
         return;
@@ -106,47 +111,93 @@ async function pump(job: {
     }
   }
   if (received !== size) {
-    out.destroy(new ArtifactError(`${job.target.pathname} ended after ${received} of ${size} bytes (truncated)`));
+    out.destroy(new ArtifactError(`${target.pathname} ended after ${received} of its Content-Length of ${size} bytes (truncated)`));
     return;
   }
   out.end();
 }
 
-/** Opens the stream; a 401 gets one fresh token and one replay. */
-async function openWithReplay(client: ZoomClient, auth: TokenProvider, target: URL, from: number | undefined): Promise<Opened> {
+/** The rest of the file from byte `from`, checked to be the same file (Content-Range start and total). */
+async function resume(job: Job, from: number): Promise<ResponseStream> {
+  const { pathname } = job.target;
+  let next: Opened;
   try {
-    return await open(client, target, from);
+    next = await openWithReplay(job.client, job.target, from);
   } catch (error) {
-    if (error instanceof HTTPError && error.response.statusCode === 401) {
-      const used = String(error.options.headers.authorization ?? '').replace(/^Bearer /, '');
-      await auth.refresh(used);
-      return open(client, target, from).catch((retryError: unknown) => {
-        throw client.classify(retryError, target.pathname);
-      });
+    const total = error instanceof RangeRefusedError ? error.total : null;
+    if (total !== null && total !== job.size) {
+      throw new ArtifactError(`${pathname}: its Content-Length said ${job.size} bytes but the file is ${total} bytes`);
     }
-    throw error instanceof ArtifactError ? error : client.classify(error, target.pathname);
+    throw error instanceof RangeRefusedError ? new ArtifactError(`${pathname}: the server refused to resume at byte ${from}`) : error;
+  }
+  const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(next.headers['content-range'] ?? ''));
+  if (next.status !== 206 || !range || Number(range[1]) !== from) {
+    next.stream.destroy();
+    throw new ArtifactError(`${pathname}: the server did not resume at byte ${from}`);
+  }
+  if (range[3] !== '*' && Number(range[3]) !== job.size) {
+    next.stream.destroy();
+    throw new ArtifactError(`${pathname}: its Content-Length said ${job.size} bytes but the file is ${range[3]} bytes`);
+  }
+  return next.stream;
+}
+
+/** A 416 to a Range request; `total` is the file's size from `Content-Range: bytes *\/<total>`, when given. */
+class RangeRefusedError extends Error {
+  constructor(readonly total: number | null) {
+    super('416 Range Not Satisfiable');
   }
 }
 
-function open(client: ZoomClient, target: URL, from: number | undefined): Promise<Opened> {
+/** Opens the stream; a refused token gets a fresh one and a replay (the client's rule, shared with JSON calls). */
+async function openWithReplay(client: ZoomClient, target: URL, from: number | undefined): Promise<Opened> {
+  let context: { label: 'download'; replays?: number } = { label: 'download' };
+  for (;;) {
+    try {
+      return await open(client, target, from, context);
+    } catch (error) {
+      if (error instanceof HTTPError && isTokenRefused(error.response.statusCode, error.response.body)) {
+        const replays = await client.replayToken(context, error.options.headers.authorization);
+        if (replays !== null) {
+          context = { ...context, replays };
+          continue;
+        }
+      }
+      if (error instanceof HTTPError && error.response.statusCode === 416 && from !== undefined) {
+        const total = /\/(\d+)$/.exec(String(error.response.headers['content-range'] ?? ''));
+        throw new RangeRefusedError(total ? Number(total[1]) : null);
+      }
+      throw client.classify(error, target.pathname);
+    }
+  }
+}
+
+function open(client: ZoomClient, target: URL, from: number | undefined, context: Record<string, unknown>): Promise<Opened> {
   return new Promise<Opened>((resolve, reject) => {
     const attach = (stream: ResponseStream) => {
-      stream.once('response', (response: { statusCode: number; headers: Opened['headers'] }) => {
+      const onRetry = (_count: number, _error: Error, createRetryStream: () => ResponseStream) => {
         stream.off('error', reject);
+        stream.off('response', onResponse);
+        attach(createRetryStream());
+      };
+      const onResponse = (response: { statusCode: number; headers: Headers }) => {
+        stream.off('error', reject);
+        // From here on got must not restart the body from byte 0: a broken body is resumed with Range by pump().
+        stream.off('retry', onRetry);
         // Errors from here on surface through the reader's iteration; this keeps an early one from crashing.
         stream.on('error', () => undefined);
         resolve({ stream, status: response.statusCode, headers: response.headers });
-      });
+      };
+      stream.once('response', onResponse);
       stream.once('error', reject);
-      stream.once('retry', (_count: number, _error: Error, createRetryStream: () => ResponseStream) => {
-        stream.off('error', reject);
-        attach(createRetryStream());
-      });
+      stream.once('retry', onRetry);
     };
     attach(
       client.http.stream(target, {
-        context: { label: 'download' },
-        headers: from !== undefined ? { range: `bytes=${from}-` } : {},
+        context,
+        // Bytes exactly as stored, so Content-Length and the hash describe the file itself.
+        decompress: false,
+        headers: { 'accept-encoding': 'identity', ...(from !== undefined ? { range: `bytes=${from}-` } : {}) },
       }) as unknown as ResponseStream,
     );
   });

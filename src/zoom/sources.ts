@@ -62,15 +62,13 @@ function requestFor(source: SourceName, chunk: Window): { request: ListRequest; 
 export async function* listChunk(client: ZoomClient, source: SourceName, chunk: Window): AsyncGenerator<ListedPage> {
   const { request, map, idField } = requestFor(source, chunk);
   for (let attempt = 0; ; attempt++) {
-    const seenIds = new Set<string>();
+    const pass = new ListingPass(idField);
     let total: number | null = null;
     try {
       for await (const page of pages(client, request)) {
         total = page.totalRecords ?? total;
         const listed: ListedPage = { artifacts: [], invalid: [] };
-        for (const item of page.items) {
-          const id = (item as Record<string, unknown> | null)?.[idField];
-          if (typeof id === 'string') seenIds.add(id);
+        for (const item of pass.page(page.items)) {
           const mapped = map(item);
           if ('invalid' in mapped) {
             listed.invalid.push(mapped.invalid);
@@ -78,7 +76,7 @@ export async function* listChunk(client: ZoomClient, source: SourceName, chunk: 
           }
           for (const artifact of mapped.artifacts) {
             const at = Date.parse(artifact.listedAt);
-            if (at >= chunk.from.getTime() && at < chunk.to.getTime()) listed.artifacts.push(artifact);
+            if (at >= chunk.from.getTime() && at < chunk.to.getTime() && pass.firstTime(artifact.key)) listed.artifacts.push(artifact);
           }
         }
         yield listed;
@@ -90,14 +88,58 @@ export async function* listChunk(client: ZoomClient, source: SourceName, chunk: 
       }
       throw error;
     }
-    // Items that moved to an earlier page during paging are missed by this pass; total_records shows it.
-    if (total !== null && seenIds.size < total) {
-      if (attempt < RESTARTS) continue;
-      throw new ListingIncompleteError(
-        `${request.path} ${chunkLabel(chunk)}: listed ${seenIds.size} distinct items of ${total} after ${RESTARTS} restarts`,
-      );
+    const doubt = pass.doubt(total);
+    if (doubt === null) return;
+    if (attempt < RESTARTS) continue;
+    throw new ListingIncompleteError(`${request.path} ${chunkLabel(chunk)}: ${doubt} after ${RESTARTS} restarts`);
+  }
+}
+
+/**
+ * One walk through a chunk's pages. Items that moved to an earlier page while it paged are missed by it: total_records
+ * shows that where the endpoint has it; where it does not (recordings), an item seen again on a later page shows the
+ * list shifted under the walk. Either way the chunk is listed again.
+ */
+class ListingPass {
+  private readonly ids = new Set<string>();
+  private readonly keys = new Set<string>();
+  private withoutId = 0;
+  private shifted = false;
+
+  constructor(private readonly idField: string) {}
+
+  /** The page's items, minus those repeated within it. */
+  page(items: readonly unknown[]): unknown[] {
+    const onPage = new Set<string>();
+    const kept: unknown[] = [];
+    for (const item of items) {
+      const id = (item as Record<string, unknown> | null)?.[this.idField];
+      if (typeof id !== 'string') {
+        this.withoutId++;
+        kept.push(item);
+        continue;
+      }
+      if (onPage.has(id)) continue;
+      onPage.add(id);
+      if (this.ids.has(id)) this.shifted = true;
+      this.ids.add(id);
+      kept.push(item);
     }
-    return;
+    return kept;
+  }
+
+  /** True the first time a key comes up in this walk. */
+  firstTime(key: string): boolean {
+    if (this.keys.has(key)) return false;
+    this.keys.add(key);
+    return true;
+  }
+
+  /** Why this walk may have missed items, or null when it is complete. */
+  doubt(total: number | null): string | null {
+    const listed = this.ids.size + this.withoutId;
+    if (total !== null) return listed < total ? `listed ${listed} distinct items of ${total}` : null;
+    return this.shifted ? 'items kept moving between pages' : null;
   }
 }
 

@@ -22,9 +22,17 @@ export interface Harness {
 
 export const NOW = new Date('2026-11-20T12:00:00Z');
 
-export async function harness(options: SandboxOptions & { config?: Record<string, unknown> } = {}): Promise<Harness> {
+export interface HarnessOptions extends SandboxOptions {
+  /** Top-level config keys; `zoom` here replaces the whole zoom section (prefer `zoom` below). */
+  config?: Record<string, unknown>;
+  /** Merged into the harness's zoom section (retry, timeouts, rate limits). */
+  zoom?: Record<string, unknown>;
+}
+
+export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const clock = { now: new Date(NOW) };
-  const sandbox = await startSandbox({ seed: 3, engagementsPerDay: 12, days: 10, now: () => clock.now, ...options });
+  const { config: extraConfig, zoom: extraZoom, ...sandboxOptions } = options;
+  const sandbox = await startSandbox({ seed: 3, engagementsPerDay: 12, days: 10, now: () => clock.now, ...sandboxOptions });
   const dir = mkdtempSync(path.join(tmpdir(), 'zcc-e2e-'));
   const raw = {
     zoom: {
@@ -34,10 +42,11 @@ export async function harness(options: SandboxOptions & { config?: Record<string
       retry: { limit: 4, maxBackoff: 'PT0.2S' },
       requestTimeout: 'PT5S',
       rateLimits: { Light: 1000, Medium: 1000, Heavy: 1000 },
+      ...extraZoom,
     },
     ledger: { path: './ledger.sqlite' },
     destinations: [{ name: 'archive', type: 'filesystem', path: './archive' }],
-    ...options.config,
+    ...extraConfig,
   };
   const configPath = path.join(dir, 'zcc-reconcile.json');
   writeFileSync(configPath, JSON.stringify(raw, null, 2));
