@@ -26,8 +26,12 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (run_id, source, chunk_id)
   ) WITHOUT ROWID;
 
+  -- artifacts and deliveries are rowid tables with a unique index on their key, not WITHOUT ROWID tables: their rows
+  -- (a descriptor of about 1 kB, a delivery of about 300 bytes) are too large to cluster on random keys; new rows
+  -- append, and only the small key index takes the random inserts. last_seen is when the listing last changed the row.
   CREATE TABLE artifacts (
-    key TEXT PRIMARY KEY,
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     engagement_id TEXT NOT NULL,
     listed_at TEXT NOT NULL,
@@ -35,11 +39,14 @@ export const MIGRATIONS: readonly string[] = [
     pending_since TEXT,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
+    -- What a listing says that matters (kind, state, fingerprint, times, URL): equal means the row needs no write.
+    signature TEXT NOT NULL DEFAULT '',
     descriptor_json TEXT NOT NULL
-  ) WITHOUT ROWID;
+  );
   CREATE INDEX artifacts_pending ON artifacts (state) WHERE state = 'pending';
 
   CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
     destination TEXT NOT NULL,
     key TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -51,8 +58,8 @@ export const MIGRATIONS: readonly string[] = [
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     last_attempt_at TEXT,
-    PRIMARY KEY (destination, key)
-  ) WITHOUT ROWID;
+    UNIQUE (destination, key)
+  );
   CREATE INDEX deliveries_failed ON deliveries (status, attempts) WHERE status = 'failed';
 
   CREATE TABLE run_lock (
@@ -61,6 +68,50 @@ export const MIGRATIONS: readonly string[] = [
     host TEXT NOT NULL,
     started_at TEXT NOT NULL
   );
+  `,
+  // listen: the event inbox (accepted events, drained by the worker), per-key delivery claims shared by listen and
+  // run, WebSocket disconnected intervals, and the path each delivery came through.
+  `
+  CREATE TABLE event_inbox (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    event TEXT NOT NULL,
+    body TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before TEXT,
+    lease_owner TEXT,
+    lease_host TEXT,
+    lease_pid INTEGER,
+    lease_until TEXT,
+    last_error TEXT,
+    outcome TEXT,
+    finished_at TEXT
+  );
+  CREATE INDEX event_inbox_queued ON event_inbox (not_before, id) WHERE state = 'queued';
+
+  CREATE TABLE claims (
+    destination TEXT NOT NULL,
+    key TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    via TEXT NOT NULL,
+    lease_until TEXT NOT NULL,
+    PRIMARY KEY (destination, key)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE websocket_gaps (
+    id INTEGER PRIMARY KEY,
+    subscription_id TEXT NOT NULL,
+    disconnected_at TEXT NOT NULL,
+    reconnected_at TEXT,
+    reason TEXT
+  );
+  CREATE INDEX websocket_gaps_open ON websocket_gaps (subscription_id) WHERE reconnected_at IS NULL;
+
+  ALTER TABLE deliveries ADD COLUMN via TEXT NOT NULL DEFAULT 'reconcile';
   `,
 ];
 

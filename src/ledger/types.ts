@@ -50,7 +50,7 @@ export interface StoredArtifact {
   pendingSince: string | null;
 }
 
-export interface Ledger {
+export interface Ledger extends ListenLedger {
   /** Takes the run lock or throws LedgerLockedError; a lock left by a dead process on this host is taken over. */
   acquireRunLock(owner: { pid: number; host: string; startedAt: string }): void;
   releaseRunLock(): void;
@@ -87,6 +87,171 @@ export interface Ledger {
 
   counts(): { artifacts: number; deliveries: number; failed: number; pending: number };
   close(): void;
+
+  // --- The operator's views: status, verify, doctor (read-mostly; requeueDeliveries is verify --repair's one write).
+  /** Totals for `status`: artifacts by state, deliveries by outcome, overall and per kind. */
+  ledgerSummary(maxAttempts: number): LedgerSummary;
+  /** Failed deliveries, most attempts first, with their last error; `total` counts them all. */
+  failingDeliveries(limit: number): { total: number; items: FailingDelivery[] };
+  /** Artifacts pending since before `olderThan` (ISO), oldest first; `total` counts them all. */
+  stalePending(olderThan: string, limit: number): { total: number; items: PendingArtifact[] };
+  /** Bytes the ledger takes on disk, or null where that means nothing (a server database). */
+  storageBytes(): number | null;
+  /** One page of delivered entries in (destination, key) order after `after` (keyset paging, for verify). */
+  deliveredPage(filter: DeliveredFilter, after: { destination: string; key: string } | null, limit: number): DeliveredEntry[];
+  /** Turns delivered entries back into failed ones with no attempts spent, so the next run re-delivers them. */
+  requeueDeliveries(entries: readonly { destination: string; key: string; reason: string }[], at: string): number;
+  /** The schema version stored in the ledger and the latest this build knows. */
+  schemaInfo(): { version: number; latest: number };
+  /** Who holds the run lock, or null. */
+  runLockHolder(): { pid: number; host: string; startedAt: string } | null;
+}
+
+export interface LedgerSummary {
+  artifacts: number;
+  pending: number;
+  notAvailable: number;
+  delivered: number;
+  /** Failed deliveries still retried by later runs (attempts < maxAttempts). */
+  failing: number;
+  /** Failed deliveries that reached maxAttempts and are no longer retried. */
+  gaveUp: number;
+  byKind: Record<string, { artifacts: number; pending: number; notAvailable: number; delivered: number; failing: number; gaveUp: number }>;
+}
+
+export interface FailingDelivery {
+  destination: string;
+  key: string;
+  kind: string;
+  attempts: number;
+  lastError: string | null;
+  lastAttemptAt: string | null;
+}
+
+export interface PendingArtifact {
+  key: string;
+  kind: string;
+  engagementId: string;
+  listedAt: string;
+  pendingSince: string;
+}
+
+export interface DeliveredFilter {
+  destinations?: readonly string[];
+  kinds?: readonly ArtifactKind[];
+  /** Bounds on the artifact's listed time, [from, to). */
+  from?: string;
+  to?: string;
+}
+
+export interface DeliveredEntry {
+  destination: string;
+  key: string;
+  size: number | null;
+  sha256: string | null;
+  location: string | null;
+  deliveredAt: string | null;
+  /** The stored descriptor, or null when the ledger has none for the key. */
+  artifact: Artifact | null;
 }
 
 export type { ArtifactKind };
+
+// --- listen: the event inbox, per-key delivery claims, the path of each delivery, WebSocket gaps. `Ledger` extends
+// this; a server database implements the same methods (leases instead of pid checks across hosts).
+
+/** How a delivery came about: the real-time path (`listen`) or the nightly reconciliation (`run`). */
+export type DeliveryVia = 'event' | 'reconcile';
+
+/** Who holds a claim or an inbox lease. A holder on this host whose process is gone holds nothing. */
+export interface LeaseHolder {
+  id: string;
+  host: string;
+  pid: number;
+}
+
+export type EventSource = 'webhook' | 'websocket' | 'flow';
+
+export interface InboxEvent {
+  source: EventSource;
+  /** The event name (`contact_center.recording_completed`, or `flow` for flow scripts). */
+  event: string;
+  /** The verified body as received (webhooks, WebSocket) or as normalised (flow events). */
+  body: string;
+  receivedAt: string;
+}
+
+export interface InboxEntry extends InboxEvent {
+  id: number;
+  attempts: number;
+}
+
+export interface InboxStatus {
+  /** Entries not finished yet (due now or deferred). */
+  depth: number;
+  lastReceivedAt: string | null;
+  /** When the earliest queued entry nobody holds is due (now or later), if any. */
+  nextDueAt: string | null;
+}
+
+export interface ClaimTarget {
+  destination: string;
+  key: string;
+  fingerprint: string;
+}
+
+/**
+ * `claimed`: the caller may push and must release. `held`: another live holder is pushing this key there now.
+ * `delivered`: the ledger already has this fingerprint delivered there; nothing to do.
+ */
+export type ClaimResult = 'claimed' | 'held' | 'delivered';
+
+export interface DeliveryPathCount {
+  /** UTC day of the delivery, YYYY-MM-DD. */
+  day: string;
+  via: DeliveryVia;
+  /** Distinct artifact keys delivered that day through that path (at any destination). */
+  artifacts: number;
+}
+
+export interface WebsocketGap {
+  subscriptionId: string;
+  disconnectedAt: string;
+  /** Null while the socket is still down (or the listener stopped before reconnecting). */
+  reconnectedAt: string | null;
+  reason: string | null;
+}
+
+export interface ListenLedger {
+  /**
+   * Stores accepted events in one transaction; once this returns they survive a crash of the process (WAL commit).
+   * Not fsynced per commit: a power loss can lose the last moments, which the nightly run then covers.
+   */
+  enqueueEvents(events: readonly InboxEvent[]): void;
+  /** Leases up to `limit` entries that are due and not held by a live holder, oldest first. */
+  takeInboxEntries(holder: LeaseHolder, now: string, leaseUntil: string, limit: number): InboxEntry[];
+  /** The entry is done (delivered, nothing to do, deletion recorded, or left for the nightly run). */
+  finishInboxEntry(id: number, outcome: string, at: string): void;
+  /** The entry goes back to the queue, due again at `retryAt`, with one more attempt counted. */
+  deferInboxEntry(id: number, retryAt: string, error: string): void;
+  /** Gives back every entry `holder` leased, unchanged (a stopping worker hands back its in-flight work). */
+  handBackInboxEntries(holder: LeaseHolder): number;
+  inboxStatus(): InboxStatus;
+  /** Deletes finished entries finished before `finishedBefore` (the inbox is a queue, not an archive). */
+  pruneInbox(finishedBefore: string): number;
+
+  /** Claims one key at one destination before pushing it, so no two holders (listen, run) push it at once. */
+  claim(target: ClaimTarget, holder: LeaseHolder, via: DeliveryVia, now: string, leaseUntil: string): ClaimResult;
+  release(target: Pick<ClaimTarget, 'destination' | 'key'>, holder: LeaseHolder): void;
+
+  /** recordDeliveries, also recording which path delivered them. */
+  recordDeliveriesVia(deliveries: readonly Delivery[], via: DeliveryVia): void;
+  /** Per UTC day since `since` (ISO), how many artifacts each path delivered: events vs. the reconciliation. */
+  deliveriesByPath(since: string): DeliveryPathCount[];
+
+  /** A WebSocket subscription went down at `at`. */
+  openWebsocketGap(subscriptionId: string, at: string, reason: string): void;
+  /** The subscription is connected again: every open gap of it ends at `at`. */
+  closeWebsocketGaps(subscriptionId: string, at: string): void;
+  websocketGaps(since: string): WebsocketGap[];
+}

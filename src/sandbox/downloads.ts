@@ -14,6 +14,7 @@ export async function serveDownload(
   fault: Fault | null,
   bandwidth: ByteRate | null,
   stats: DownloadStats,
+  streamBandwidth?: number,
 ): Promise<void> {
   if (!payload) {
     const body = JSON.stringify({ code: 404, message: 'File does not exist.' });
@@ -51,6 +52,7 @@ export async function serveDownload(
   if (fault?.type === 'truncate') send = Math.min(length, Math.max(0, fault.bytes));
   const limiters: ByteRate[] = [];
   if (bandwidth) limiters.push(bandwidth);
+  if (streamBandwidth && streamBandwidth > 0) limiters.push(new ByteRate(streamBandwidth));
   if (fault?.type === 'slowBody') limiters.push(new ByteRate(Math.max(1, fault.bytesPerSecond)));
   const chunkSize = limiters.length > 0 ? Math.min(...limiters.map((l) => l.chunkSize)) : undefined;
   const chunks = payload.chunks(start, start + send, chunkSize);

@@ -10,7 +10,12 @@ export const DAY = 86_400;
 /** No engagement lasts longer than this (lets a listing bound which days can hold a recording). */
 export const MAX_ENGAGEMENT_SECONDS = 2 * 3600;
 
-export interface MediaSizes { min: number; max: number }
+export interface MediaSizes {
+  min: number;
+  max: number;
+  /** The first leg's recording of each day's first `perDay` engagements is `bytes` long (benchmarks: one huge file). */
+  large?: { bytes: number; perDay: number };
+}
 
 export interface RecordingSkeleton {
   id: string;
@@ -183,8 +188,14 @@ export class Generator {
       consumer: sk.consumer,
       recordingType: rng.chance(0.8) ? 'automatic' : 'on_demand',
       ownerType: rng.chance(0.5) ? 'queue' : 'user',
-      size: rng.int(this.media.min, this.media.max),
+      size: this.recordingSize(sk, leg, rng.int(this.media.min, this.media.max)),
     });
+  }
+
+  /** The drawn size, unless this recording is one of the configured large ones (the draw is kept either way). */
+  private recordingSize(sk: EngagementSkeleton, leg: number, drawn: number): number {
+    const large = this.media.large;
+    return large && leg === 0 && sk.index < large.perDay ? large.bytes : drawn;
   }
 
   /** Notes and dispositions the agents left (before any mutation). */

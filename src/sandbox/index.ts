@@ -22,6 +22,12 @@ import { Renderer } from './render.js';
 import { createHandler } from './server.js';
 import type { RecordedRequest, SandboxStats } from './server.js';
 import { Store } from './store.js';
+import { SandboxEvents } from './events.js';
+import type { EventCatalog } from './events.js';
+import { SandboxEventStream } from './stream.js';
+import type { EventStream } from './stream.js';
+import { WebhookSender } from './webhooks.js';
+import type { WebhookSenderOptions } from './webhooks.js';
 import { SandboxTruth } from './truth.js';
 import type { Truth } from './truth.js';
 
@@ -29,6 +35,9 @@ export type { Fault, FaultTarget, Faults } from './faults.js';
 export type { Mutations } from './mutations.js';
 export type { RecordedRequest, SandboxStats } from './server.js';
 export type { Truth, TruthArtifact } from './truth.js';
+export type { EventCatalog, SandboxEvent } from './events.js';
+export type { EventStream, StreamConnect } from './stream.js';
+export type { DeliveryPlan, DeliveryReport, DeliveryResult, SendFaults, WebhookSender, WebhookSenderOptions } from './webhooks.js';
 
 export interface SandboxOptions {
   seed?: number;
@@ -40,6 +49,12 @@ export interface SandboxOptions {
   rateLimits?: Partial<Record<'Light' | 'Medium' | 'Heavy' | 'download', number>>;
   dailyLimits?: Partial<Record<'Light' | 'Medium' | 'Heavy', number>>;
   bandwidth?: number;
+  /** Bytes per second for each download response on its own (one TCP stream's throughput), within `bandwidth`. */
+  streamBandwidth?: number;
+  /** Every answer waits this long before its status line: the network round trip plus Zoom's own time. */
+  latencyMs?: number;
+  /** Makes the first recording of each day's first `perDay` (default 1) engagements `bytes` long. */
+  largeRecordings?: { bytes: number; perDay?: number };
   host?: string;
   port?: number;
 }
@@ -55,6 +70,11 @@ export interface Sandbox {
   readonly truth: Truth;
   readonly requests: RecordedRequest[];
   readonly stats: SandboxStats;
+  /** Events: the bodies Zoom would send for the data, a webhook sender, and the WebSocket stream at `wsUrl`. */
+  readonly events: EventCatalog;
+  readonly stream: EventStream;
+  readonly wsUrl: string;
+  webhooks(options: WebhookSenderOptions): WebhookSender;
   revokeTokens(): void;
   close(): Promise<void>;
 }
@@ -73,15 +93,20 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   if (!Number.isInteger(perDay) || perDay < 0 || perDay > 0xffffff) throw new Error('engagementsPerDay must be an integer in [0, 16777215]');
   if (!Number.isInteger(days) || days < 1) throw new Error('days must be a positive integer');
   if (!(media.min >= 0 && media.max >= media.min)) throw new Error('mediaBytes needs 0 <= min <= max');
+  const large = options.largeRecordings ? { bytes: options.largeRecordings.bytes, perDay: options.largeRecordings.perDay ?? 1 } : undefined;
+  if (large && !(Number.isSafeInteger(large.bytes) && large.bytes >= 0 && Number.isInteger(large.perDay) && large.perDay >= 0)) {
+    throw new Error('largeRecordings needs a whole number of bytes and perDay >= 0');
+  }
   const clock = options.now ?? (() => new Date());
   const nowMs = (): number => clock().getTime();
   const credentials = { ...(options.credentials ?? SANDBOX_CREDENTIALS) };
 
   const ids = new IdCodec(seed);
-  const store = new Store(new Generator(seed, ids, new Catalog(seed, ids), media), perDay, days, nowMs);
+  const store = new Store(new Generator(seed, ids, new Catalog(seed, ids), large ? { ...media, large } : media), perDay, days, nowMs);
   const lister = new Lister(store);
   const content = new Content(store, seed);
   const tokens = new TokenStore(nowMs);
+  const stream = new SandboxEventStream(tokens, nowMs);
   const faults = new FaultBook(() => lister.clearPins());
   const requests: RecordedRequest[] = [];
   const stats: SandboxStats = { requests: 0, byLabel: {}, status429: 0, bytesServed: 0, downloads: 0 };
@@ -103,6 +128,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       },
       content,
       bandwidth: options.bandwidth ? new ByteRate(options.bandwidth) : null,
+      streamBandwidth: options.streamBandwidth,
+      latencyMs: options.latencyMs,
       requests,
       stats,
       closing: closing.signal,
@@ -123,6 +150,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const downloadHost = `${hostPart}:${address.port}`;
   url = `http://${downloadHost}`;
+  stream.attach(server);
   api = new Api(store, lister, content, new Renderer(store, content, url), new PageTokens());
 
   return {
@@ -136,9 +164,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     truth: new SandboxTruth(store, lister, content),
     requests,
     stats,
+    events: new SandboxEvents(store, lister, content, () => url),
+    stream,
+    wsUrl: `ws://${downloadHost}/ws`,
+    webhooks: (senderOptions) => new WebhookSender(senderOptions),
     revokeTokens: () => tokens.revokeAll(),
     close: async () => {
       closing.abort();
+      stream.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
       server.closeAllConnections();

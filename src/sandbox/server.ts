@@ -69,6 +69,10 @@ export interface ServerDeps {
   api: () => Api;
   content: Content;
   bandwidth: ByteRate | null;
+  /** Bytes/s of each download response on its own (optional). */
+  streamBandwidth?: number;
+  /** Delay before every answer (optional). */
+  latencyMs?: number;
   requests: RecordedRequest[];
   stats: SandboxStats;
   /** Aborted when the sandbox closes, so delayed answers stop waiting. */
@@ -109,6 +113,10 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     if (record.status === 429) deps.stats.status429++;
   });
 
+  if (deps.latencyMs && deps.latencyMs > 0 && !(await waited(deps.latencyMs, deps.closing))) {
+    res.destroy();
+    return;
+  }
   if (!r) return json(res, 404, { code: 404, message: 'Not found' });
   const allowed = r.kind === 'token' ? ['POST'] : r.kind === 'download' ? ['GET', 'HEAD'] : ['GET'];
   if (!allowed.includes(req.method ?? '')) {
@@ -140,11 +148,21 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   if (res.destroyed) return;
 
   if (r.kind === 'download') {
-    return serveDownload(req, res, deps.content.byPath(path), fault, deps.bandwidth, deps.stats);
+    return serveDownload(req, res, deps.content.byPath(path), fault, deps.bandwidth, deps.stats, deps.streamBandwidth);
   }
   const listFault = fault && ['repeatPageToken', 'shiftPage', 'moveItem', 'duplicateItems'].includes(fault.type) ? (fault as ListFault) : null;
   const result = deps.api().handle(r.operationId as OperationId, path, r.pathId, url.searchParams, listFault);
   return json(res, result.status, result.body);
+}
+
+/** Sleeps `ms`; false when the sandbox closed meanwhile. */
+async function waited(ms: number, closing: AbortSignal): Promise<boolean> {
+  try {
+    await sleep(ms, undefined, { signal: closing });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Applies a fault that replaces or delays the answer; true when the request is fully answered. */

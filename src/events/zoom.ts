@@ -1,0 +1,35 @@
+// The Zoom client of a listener, built from the config the same way a run builds its own (auth, pacing, retry).
+import { Duration } from 'luxon';
+import type { Clock } from '../clock.js';
+import type { Config, ZoomSecrets } from '../config.js';
+import { TokenProvider } from '../zoom/auth.js';
+import { ZoomClient } from '../zoom/client.js';
+import { RatePacer } from '../zoom/pacer.js';
+
+export function buildZoom(config: Config, secrets: ZoomSecrets, clock: Clock, signal: AbortSignal): { zoom: ZoomClient; auth: TokenProvider } {
+  const timeoutMs = Duration.fromISO(config.zoom.requestTimeout).toMillis();
+  const auth = new TokenProvider({ tokenUrl: config.zoom.oauthTokenUrl, secrets, clock, retryLimit: config.zoom.retry.limit, timeoutMs });
+  const share = config.zoom.rateShare;
+  const pacer = new RatePacer(
+    {
+      Light: config.zoom.rateLimits.Light * share,
+      Medium: config.zoom.rateLimits.Medium * share,
+      Heavy: config.zoom.rateLimits.Heavy * share,
+      ...(config.zoom.downloadRate ? { download: config.zoom.downloadRate } : {}),
+    },
+    clock,
+  );
+  const zoom = new ZoomClient({
+    apiBaseUrl: config.zoom.apiBaseUrl,
+    downloadHosts: config.zoom.downloadHosts,
+    auth,
+    pacer,
+    clock,
+    timeoutMs,
+    retryLimit: config.zoom.retry.limit,
+    maxBackoffMs: Duration.fromISO(config.zoom.retry.maxBackoff).toMillis(),
+    maxWaitMs: Duration.fromISO(config.zoom.maxWait).toMillis(),
+    signal,
+  });
+  return { zoom, auth };
+}

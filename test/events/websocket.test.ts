@@ -1,0 +1,79 @@
+// The WebSocket client against the sandbox's event stream: connect with the token in the query string, heartbeats,
+// events as string or object content, a dropped connection, a refused token, a silent server; each disconnected
+// interval recorded, each reconnection with a new token.
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryDestination } from '../../src/destinations/memory.js';
+import { startListener, type Listener } from '../../src/events/listener.js';
+import { harness, NOW, type Harness } from '../support/harness.js';
+import { DAY, movingClock, waitFor } from './support.js';
+
+let h: Harness | null = null;
+let listener: Listener | null = null;
+afterEach(async () => {
+  await listener?.close();
+  await h?.close();
+  listener = null;
+  h = null;
+});
+
+describe('listen: the WebSocket event stream', () => {
+  it('connects, heartbeats, reconnects with a new token after a drop, a refusal and silence, and records the gaps', async () => {
+    h = await harness();
+    const sandbox = h.sandbox;
+    const memory = new MemoryDestination({ name: 'archive' });
+    const config = { ...h.config, listen: { ...h.config.listen, websocket: { url: sandbox.wsUrl, subscriptionId: 'sub-test-1' } } };
+    listener = await startListener({
+      config,
+      secrets: sandbox.credentials,
+      webhookSecret: null,
+      flowSecret: null,
+      clock: movingClock(),
+      destinations: [memory],
+      tuning: { port: 0, retryDelaysMs: [50, 100], heartbeatMs: 50, reconnectBackoff: { minMs: 20, maxMs: 80 } },
+    });
+    const live = listener;
+    const notes = sandbox.events.forWindow({ from: new Date(NOW.getTime() - 2 * DAY), to: new Date(NOW.getTime() - DAY) }).filter((event) => event.event === 'contact_center.engagement_note_added');
+    const [first, lost, second, third] = notes;
+    const tokens = () => sandbox.requests.filter((request) => request.operationId === 'oauthToken').length;
+    const gaps = () => live.ledger.websocketGaps(new Date(0).toISOString());
+
+    await waitFor(() => live.websocketConnected() === true, 'connected');
+    expect(sandbox.stream.connects).toMatchObject([{ ok: true }]);
+    await waitFor(() => sandbox.stream.heartbeats >= 3, 'heartbeats answered');
+    expect(sandbox.stream.publish(first!.body)).toBe(1);
+    await waitFor(() => memory.putCount.get(first!.keys[0]!) === 1, 'the first event delivered');
+
+    const tokensBefore = tokens();
+    sandbox.stream.dropConnections();
+    // Zoom does not replay: what it sends while nobody is connected is lost (the nightly run covers it).
+    expect(sandbox.stream.publish(lost!.body)).toBe(0);
+    await waitFor(() => live.websocketConnected() === true && sandbox.stream.connections === 1 && gaps().length === 1 && gaps()[0]!.reconnectedAt !== null, 'reconnected');
+    expect(tokens()).toBeGreaterThan(tokensBefore);
+    expect(sandbox.stream.publish(second!.body, { contentAsObject: true })).toBe(1);
+    await waitFor(() => memory.putCount.get(second!.keys[0]!) === 1, 'an event with object content delivered');
+
+    // A refused token: build_connection says no; the client gets another token and tries again.
+    const connectsBefore = sandbox.stream.connects.length;
+    sandbox.stream.refuseNext(2, 'Invalid Token');
+    sandbox.stream.dropConnections();
+    await waitFor(() => sandbox.stream.connects.length >= connectsBefore + 3 && live.websocketConnected() === true, 'reconnected after refusals');
+    expect(sandbox.stream.connects.slice(connectsBefore).map((connect) => connect.reason)).toEqual(['Invalid Token', 'Invalid Token', 'connected']);
+    await waitFor(() => gaps().length === 2 && gaps()[1]!.reconnectedAt !== null, 'the second gap closed');
+
+    // A server that stops answering heartbeats is treated as gone.
+    sandbox.stream.silent = true;
+    const beforeSilence = sandbox.stream.connects.length;
+    await waitFor(() => sandbox.stream.connects.length > beforeSilence, 'a reconnection after silence');
+    sandbox.stream.silent = false;
+    await waitFor(() => live.websocketConnected() === true && gaps().every((gap) => gap.reconnectedAt !== null), 'connected again');
+    expect(sandbox.stream.publish(third!.body)).toBe(1);
+    await waitFor(() => memory.putCount.get(third!.keys[0]!) === 1, 'the last event delivered');
+
+    expect(memory.putCount.has(lost!.keys[0]!)).toBe(false);
+    expect(gaps().length).toBeGreaterThanOrEqual(3);
+    for (const gap of gaps()) expect(Date.parse(gap.reconnectedAt!)).toBeGreaterThanOrEqual(Date.parse(gap.disconnectedAt));
+    const metrics = listener.metrics.render();
+    expect(metrics).toMatch(/^zcc_listen_websocket_connected 1$/m);
+    expect(metrics).toMatch(/^zcc_listen_events_accepted_total\{source="websocket",event="contact_center.engagement_note_added"\} 3$/m);
+  });
+});
