@@ -13,12 +13,13 @@ import { ConfigError, CredentialsRefusedError, QuotaExhaustedError, ZoomUnavaila
 import { SqliteLedger } from './ledger/sqlite.js';
 import type { DeliveryState, Ledger, RunMode } from './ledger/types.js';
 import { planBatch, type DestinationScope } from './plan.js';
-import { pushArtifact, type PushContext } from './push.js';
-import { Tally } from './tally.js';
+import { CLAIM_LEASE_MS, deliveringVia, newLeaseHolder } from './ledger/claims.js';
+import { pushArtifact, type PushContext, type PushOutcome } from './push.js';
+import { artifactEvent, ReportingPacer } from './run-events.js';
+import { Tally, type Outcome } from './tally.js';
 import { chunkWindow, defaultWindow, explicitWindow, formatWindow, type Chunk, type Window } from './window.js';
 import { TokenProvider } from './zoom/auth.js';
 import { ZoomClient } from './zoom/client.js';
-import { RatePacer } from './zoom/pacer.js';
 import { listChunk, type ListedPage } from './zoom/sources.js';
 
 export interface RunRequest {
@@ -39,7 +40,32 @@ export type RunEvent =
   | { type: 'window'; window: Window; chunks: number; mode: RunMode }
   | { type: 'chunk'; source: SourceName; chunk: string; state: 'listed' | 'resumed' | 'incomplete'; reason?: string }
   | { type: 'delivered'; key: string; destination: string; size: number }
-  | { type: 'failed'; key: string; destination: string; reason: string };
+  | { type: 'failed'; key: string; destination: string; reason: string }
+  // For logs, live progress and per-artifact reports.
+  | { type: 'run-start'; runId: number | null; mode: RunMode; window: Window; chunks: number; sources: SourceName[] }
+  | { type: 'page'; source: SourceName; items: number }
+  | { type: 'queued'; key: string; kind: ArtifactKind; destination: string; reason: string }
+  | {
+      type: 'artifact';
+      key: string;
+      kind: ArtifactKind;
+      engagementId: string | null;
+      occurredAt: string | null;
+      destination: string;
+      action: Exclude<Outcome, 'seen' | 'failing'>;
+      size: number | null;
+      reason: string | null;
+    }
+  | { type: 'rate-limit-wait'; label: string; waitMs: number; until: string }
+  | {
+      type: 'run-end';
+      runId: number | null;
+      mode: RunMode;
+      exitCode: 0 | 1 | 3;
+      listingComplete: boolean;
+      interrupted: boolean;
+      stopped: string | null;
+    };
 
 export interface RunResult {
   runId: number | null;
@@ -67,9 +93,16 @@ export async function runReconciliation(request: RunRequest): Promise<RunResult>
     request.from || request.to
       ? explicitWindow({ from: request.from, to: request.to, now: clock.now(), timezone: config.zoom.timezone })
       : null;
-  const ledger = openLedger(config.ledger.path, dryRun);
+  // Destinations first: a destination config error must leave no ledger file behind.
+  const destinations: Destination[] = request.destinations ?? (await Promise.all(config.destinations.map((entry) => createDestination(entry, { sweep: !dryRun }))));
+  let ledger: Ledger;
+  try {
+    ledger = openLedger(config.ledger.path, dryRun);
+  } catch (error) {
+    await Promise.allSettled(destinations.map((destination) => destination.close()));
+    throw error;
+  }
   let locked = false;
-  const destinations: Destination[] = [];
   try {
     if (!dryRun) {
       ledger.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: clock.now().toISOString() });
@@ -78,13 +111,7 @@ export async function runReconciliation(request: RunRequest): Promise<RunResult>
     }
     const window =
       explicit ??
-      defaultWindow({
-            now: clock.now(),
-            lastListedEnd: lastEnd(ledger),
-            lookback: config.window.lookback,
-            timezone: config.zoom.timezone,
-          });
-    destinations.push(...(request.destinations ?? (await Promise.all(config.destinations.map(createDestination)))));
+      defaultWindow({ now: clock.now(), lastListedEnd: lastEnd(ledger), lookback: config.window.lookback, timezone: config.zoom.timezone });
     const walker = new Walker(request, ledger, clock, window, mode, destinations, kinds);
     return await walker.walk();
   } finally {
@@ -118,6 +145,8 @@ class Walker {
   private readonly inflight = new Set<Promise<void>>();
   private readonly auth: TokenProvider;
   private readonly push: PushContext;
+  /** Who this run is when it claims a key (a listener may be pushing the same keys). */
+  private readonly holder = newLeaseHolder('run');
   private readonly dryRun: boolean;
   private stopped: Error | null = null;
   private runId: number | null = null;
@@ -148,7 +177,7 @@ class Walker {
       timeoutMs,
     });
     const share = config.zoom.rateShare;
-    const pacer = new RatePacer(
+    const pacer = new ReportingPacer(
       {
         Light: config.zoom.rateLimits.Light * share,
         Medium: config.zoom.rateLimits.Medium * share,
@@ -156,6 +185,7 @@ class Walker {
         ...(config.zoom.downloadRate ? { download: config.zoom.downloadRate } : {}),
       },
       clock,
+      request.onEvent,
     );
     const zoom = new ZoomClient({
       apiBaseUrl: config.zoom.apiBaseUrl,
@@ -169,7 +199,7 @@ class Walker {
       maxWaitMs: Duration.fromISO(config.zoom.maxWait).toMillis(),
       signal: request.signal,
     });
-    this.push = { zoom, auth: this.auth, ledger, clock, timezone: config.zoom.timezone, signal: request.signal };
+    this.push = { zoom, auth: this.auth, ledger: deliveringVia(ledger, 'reconcile'), clock, timezone: config.zoom.timezone, signal: request.signal };
   }
 
   async walk(): Promise<RunResult> {
@@ -180,6 +210,7 @@ class Walker {
     const resumable = this.dryRun ? new Set<string>() : this.ledger.resumableChunks(windowFrom, windowTo);
     if (!this.dryRun) this.runId = this.ledger.startRun({ mode: this.mode, windowFrom, windowTo, startedAt: this.clock.now().toISOString() });
     const sources = SOURCES.filter((source) => this.kinds.some((kind) => SOURCE_OF_KIND[kind] === source));
+    this.request.onEvent?.({ type: 'run-start', runId: this.runId, mode: this.mode, window: this.window, chunks: chunks.length, sources });
     try {
       await this.auth.token();
       await Promise.all(sources.map((source) => this.listSource(source, chunks, resumable)));
@@ -217,6 +248,7 @@ class Walker {
     try {
       for await (const page of listChunk(this.push.zoom, source, range)) {
         if (this.halted()) break;
+        this.request.onEvent?.({ type: 'page', source, items: page.artifacts.length + page.invalid.length });
         await this.handlePage(page, tasks);
       }
       await Promise.all(tasks);
@@ -246,6 +278,7 @@ class Walker {
       this.tally.add(invalid.kind, 'seen');
       for (const scope of this.scopes.filter((entry) => entry.kinds.has(invalid.kind))) {
         this.tally.fail(invalid.kind, { key, destination: scope.name, reason: invalid.reason });
+        this.request.onEvent?.({ type: 'artifact', key, kind: invalid.kind, engagementId: null, occurredAt: null, destination: scope.name, action: 'failed', size: null, reason: invalid.reason });
         if (!this.dryRun) this.ledger.recordFailure({ destination: scope.name, key, error: invalid.reason, at: this.clock.now().toISOString() });
       }
     }
@@ -272,14 +305,17 @@ class Walker {
       const { artifact, decision } = item;
       if (decision.action !== 'push') {
         this.tally.add(artifact.kind, decision.action);
+        this.request.onEvent?.(artifactEvent(artifact, item.destination, decision.action, deliveries.get(item.destination)?.get(artifact.key)));
         continue;
       }
       if (this.dryRun) {
         this.tally.add(artifact.kind, 'to_push');
         if (decision.reason === 'retry') this.tally.add(artifact.kind, 'failing');
         if (artifact.body?.type === 'inline') this.tally.bytesToPush += Buffer.byteLength(artifact.body.text);
+        this.request.onEvent?.(artifactEvent(artifact, item.destination, 'to_push', undefined, decision.reason));
         continue;
       }
+      this.request.onEvent?.({ type: 'queued', key: artifact.key, kind: artifact.kind, destination: item.destination, reason: decision.reason ?? 'new' });
       await this.schedule(artifact, this.byName.get(item.destination)!, tasks);
     }
   }
@@ -287,18 +323,35 @@ class Walker {
   private async schedule(artifact: Artifact, destination: Destination, tasks: Promise<void>[]): Promise<void> {
     const task = this.limit(async () => {
       if (this.halted()) return;
-      const outcome = await pushArtifact(this.push, artifact, destination);
+      // Claim the key first: a listener may be pushing it right now, or may have delivered it since the plan.
+      const target = { destination: destination.name, key: artifact.key, fingerprint: artifact.fingerprint };
+      const now = this.clock.now().getTime();
+      const claim = this.ledger.claim(target, this.holder, 'reconcile', new Date(now).toISOString(), new Date(now + CLAIM_LEASE_MS).toISOString());
+      if (claim !== 'claimed') {
+        this.tally.add(artifact.kind, 'unchanged');
+        return;
+      }
+      let outcome: PushOutcome;
+      try {
+        outcome = await pushArtifact(this.push, artifact, destination);
+      } finally {
+        this.ledger.release(target, this.holder);
+      }
       if (this.request.signal?.aborted) return;
       if (outcome.ok) {
         this.tally.add(artifact.kind, 'delivered');
         this.tally.bytesDelivered += outcome.size;
         this.request.onEvent?.({ type: 'delivered', key: artifact.key, destination: destination.name, size: outcome.size });
+        this.request.onEvent?.(artifactEvent(artifact, destination.name, 'delivered', undefined, undefined, outcome.size));
       } else {
         if (outcome.error instanceof QuotaExhaustedError || outcome.error instanceof CredentialsRefusedError) {
+          // Not the artifact's fault: the run stops, and the artifact is simply left for the next run.
           this.stopped ??= outcome.error;
+          return;
         }
         this.tally.fail(artifact.kind, { key: artifact.key, destination: destination.name, reason: outcome.error.message });
         this.request.onEvent?.({ type: 'failed', key: artifact.key, destination: destination.name, reason: outcome.error.message });
+        this.request.onEvent?.(artifactEvent(artifact, destination.name, 'failed', undefined, outcome.error.message));
       }
     });
     this.inflight.add(task);
@@ -348,6 +401,7 @@ class Walker {
         finishedAt: this.clock.now().toISOString(),
       });
     }
+    this.request.onEvent?.({ type: 'run-end', runId: this.runId, mode: this.mode, exitCode, listingComplete, interrupted, stopped: this.stopped?.message ?? null });
     return {
       runId: this.runId,
       mode: this.mode,

@@ -4,11 +4,15 @@ import { ARTIFACT_KINDS, type ArtifactKind } from '../artifacts.js';
 import type { DestinationConfig } from '../config.js';
 import type { Destination } from './types.js';
 
-export async function createDestination(config: DestinationConfig): Promise<Destination> {
+/**
+ * `sweep`: remove temp files a killed run left behind. Only `run` asks for it (it holds the run lock); a dry run must
+ * change nothing, and a listener may be writing its own temp files.
+ */
+export async function createDestination(config: DestinationConfig, options: { sweep?: boolean } = {}): Promise<Destination> {
   switch (config.type) {
     case 'filesystem': {
       const { FilesystemDestination, sweepPartials } = await import('./filesystem.js');
-      await sweepPartials(config.path);
+      if (options.sweep) await sweepPartials(config.path);
       return new FilesystemDestination({ name: config.name, root: config.path });
     }
     case 's3': {
