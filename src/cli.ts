@@ -5,11 +5,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { ARTIFACT_KINDS } from './artifacts.js';
 import type { CommandContext, GlobalOptions } from './commands/context.js';
 import type { DoctorOptions } from './commands/doctor.js';
-import type { RunOptions } from './commands/run.js';
+import type { DemoOptions, RunOptions } from './commands/run.js';
 import type { StatusOptions } from './commands/status.js';
 import type { VerifyOptions } from './commands/verify.js';
 import { registerListen } from './commands/listen.js'; // listen (issue 9)
-import type { ReportFormat } from './report.js';
 import { ConfigError, LedgerLockedError, UsageError, ZoomUnavailableError } from './errors.js';
 import { redactor } from './redact.js';
 
@@ -21,7 +20,8 @@ const FORMAT = (choices: string[], fallback?: string) => {
 };
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const redact = redactor(env);
+  const secrets: string[] = [];
+  const redact = redactor(env, () => secrets);
   const out = (text: string) => process.stdout.write(redact(text));
   const err = (text: string) => process.stderr.write(redact(text));
   let exitCode = 0;
@@ -58,6 +58,7 @@ be used or a listing did not complete · 4 another run holds the ledger · 130/1
     out,
     err,
     redact,
+    addSecrets: (values) => void secrets.push(...values),
     stdout: process.stdout,
     stderr: process.stderr,
   });
@@ -97,13 +98,15 @@ Examples:
     .option('--runs <n>', 'how many recent runs to show', '10')
     .option('--failing <n>', 'how many failing (and stale pending) artifacts to list', '20')
     .option('--pending-older-than <duration>', 'list pending artifacts older than this ISO-8601 duration', 'P1D')
+    .option('--days <n>', 'days of the real-time view: delivered via events, caught by the nightly run, WebSocket gaps', '7')
     .addHelpText(
       'after',
       `
 Examples:
   $ zcc-reconcile status                              # a summary for people
   $ zcc-reconcile status --format json | jq .failing  # for scripts (docs/schemas/status.schema.json)
-  $ zcc-reconcile status --runs 30 --pending-older-than PT12H`,
+  $ zcc-reconcile status --runs 30 --pending-older-than PT12H
+  $ zcc-reconcile status --days 30 --format json | jq .realtime.byDay   # how much the webhooks missed, per day`,
     )
     .action(async (options: StatusOptions) => {
       const { statusCommand } = await import('./commands/status.js');
@@ -158,17 +161,19 @@ Examples:
 
   program
     .command('demo')
-    .description('a full run against the built-in ZCC sandbox, into ./demo/')
+    .description('a full run against the built-in ZCC sandbox, into ./demo/ (--live: events first, into ./demo-live/)')
     .addOption(FORMAT(['table', 'json', 'csv'], 'table'))
     .option('--report-file <path>', 'also write a self-contained HTML report of the run')
+    .option('--live', 'sandbox + listener: a day of webhook events with 10% dropped, then the nightly run catches exactly those')
     .addHelpText(
       'after',
       `
 Examples:
   $ zcc-reconcile demo                          # then run it again: nothing new to push
-  $ zcc-reconcile demo --report-file demo.html  # and open demo.html in a browser`,
+  $ zcc-reconcile demo --report-file demo.html  # and open demo.html in a browser
+  $ zcc-reconcile demo --live                   # listen + run on one ledger: what came through events, what the run caught`,
     )
-    .action(async (options: { format: ReportFormat; reportFile?: string }) => {
+    .action(async (options: DemoOptions) => {
       const { demoCommand } = await import('./commands/run.js');
       exitCode = await demoCommand(options, context());
     });

@@ -74,7 +74,7 @@ export const s3DestinationSchema = z
     serverSideEncryption: z.enum(['AES256', 'aws:kms', 'aws:kms:dsse']).optional(),
     kmsKeyId: z.string().min(1).optional(),
     /** Bodies up to one part go up as one PUT (with their sha256 in metadata); larger ones as a multipart upload. */
-    partSizeMiB: z.number().int().min(5).max(5120).default(8),
+    partSizeMiB: z.number().int().min(5).max(5120).default(5),
     uploadConcurrency,
     linkLifetime: linkLifetime.default('PT1H'),
   })

@@ -25,13 +25,20 @@ export interface CommandContext {
   out: (text: string) => void;
   err: (text: string) => void;
   redact: (text: string) => string;
+  /** Adds values for `redact` to hide (the secrets of the configured destinations, once the config is loaded). */
+  addSecrets?: (values: readonly string[]) => void;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
 }
 
 export async function loadCommandConfig(context: CommandContext): Promise<{ config: Config; source: string | null }> {
   const { findConfigFile, loadConfig } = await import('../config.js');
-  return loadConfig(findConfigFile(context.global.config, context.env, context.cwd), context.cwd);
+  const loaded = await loadConfig(findConfigFile(context.global.config, context.env, context.cwd), context.cwd);
+  // Variables such as AZURE_STORAGE_KEY, or whatever name a config gives, do not look like secrets by name alone.
+  const { secretEnvNames } = await import('../destinations/index.js');
+  const values = loaded.config.destinations.flatMap(secretEnvNames).map((name) => context.env[name]);
+  context.addSecrets?.(values.filter((value): value is string => Boolean(value)));
+  return loaded;
 }
 
 export function parseKinds(text: string | undefined): ArtifactKind[] | undefined {

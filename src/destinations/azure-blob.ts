@@ -1,8 +1,11 @@
-// Azure Blob Storage: block blobs named <prefix><YYYY>/<MM>/<DD>/<engagementId>/<leaf> in one container. A body of
-// up to one block is one Put Blob; a larger one is staged block by block and committed by Put Block List, which
-// also sets the metadata, so every blob carries its sha256. Uncommitted blocks never show as a blob (Azure drops
-// them after a week), so a failed upload leaves an earlier copy untouched.
-import { randomBytes } from 'node:crypto';
+// Azure Blob Storage: block blobs named <prefix><YYYY>/<MM>/<DD>/<engagementId>/<leaf> in one container. The body is
+// read one block ahead: a body that fits in one block goes up as one Put Blob carrying its sha256 in metadata; a
+// larger one streams through BlockBlobClient.uploadStream (blocks staged with at most uploadConcurrency in flight, then
+// one Put Block List that sets content type and metadata). That metadata is handed over before the bytes are read, so
+// a streamed blob carries no sha256 (the ledger has it, and verify re-hashes; setting it afterwards with Set Blob
+// Metadata would leave a window, or after a crash a blob, where the content is there and the metadata is not).
+// Uncommitted blocks never show as a blob (Azure drops them after a week), so a failed upload leaves an earlier copy
+// untouched.
 import { Readable } from 'node:stream';
 import {
   BlobSASPermissions,
@@ -18,7 +21,6 @@ import type { AzureBlobDestinationConfig } from '../config-schema.js';
 import { ConfigError, DestinationError } from '../errors.js';
 import { meterBody, readHead } from './body.js';
 import { checkLinkLifetime, checkLocation, normalizePrefix, objectMetadata, objectName, requestMetadataOf } from './object-store.js';
-import { uploadParts } from './parts.js';
 import type { ObjectAddress } from './paths.js';
 import type { Destination, PutRequest, PutResult, StoredObject } from './types.js';
 
@@ -66,7 +68,8 @@ export interface AzureBlobDestinationOptions {
   prefix?: string;
   /** Default 8 MiB. */
   blockSizeBytes?: number;
-  /** Blocks in flight at once per upload; memory is (uploadConcurrency + 1) × block size. Default 2. */
+  /** Blocks in flight at once per upload (uploadStream's maxConcurrency, also its number of buffers); memory is about
+   * (uploadConcurrency + 1) × block size. Default 2. */
   uploadConcurrency?: number;
   linkLifetimeSeconds?: number;
 }
@@ -113,17 +116,23 @@ export class AzureBlobDestination implements Destination {
     }
     const meter = meterBody(body, request.size, signal);
     const headers = { blobContentType: request.contentType };
+    let rest: Readable | undefined;
     try {
       const head = await readHead(meter, this.blockSize);
+      rest = head.rest;
       if (head.ended) {
         const bytes = Buffer.concat(head.chunks);
         await blob.upload(bytes, bytes.length, { metadata: objectMetadata(request, meter.sha256), blobHTTPHeaders: headers, abortSignal: signal });
       } else {
-        const blockIds = await this.stageBlocks(blob, head.rest, signal);
-        await blob.commitBlockList(blockIds, { metadata: objectMetadata(request, meter.sha256), blobHTTPHeaders: headers, abortSignal: signal });
+        // uploadStream rejects at the body's first error or the first block that fails (its error, as it is) and
+        // then commits nothing. It passes no abort signal to the blocks it stages: those in flight finish on their
+        // own, uncommitted, and Azure discards them.
+        await blob.uploadStream(rest, this.blockSize, this.concurrency, { metadata: objectMetadata(request), blobHTTPHeaders: headers, abortSignal: signal });
       }
       return { location: name };
     } catch (error) {
+      // uploadStream only pauses the body it gave up on.
+      rest?.destroy();
       meter.destroy();
       throw new DestinationError(this.name, `${request.key}: ${errorText(error)}`, { cause: error });
     }
@@ -170,19 +179,6 @@ export class AzureBlobDestination implements Destination {
   }
 
   async close(): Promise<void> {}
-
-  /** Stages the body block by block (from a reused buffer pool, see parts.ts); returns the ids in order. */
-  private async stageBlocks(blob: BlockBlobClient, body: Readable, signal: AbortSignal | undefined): Promise<string[]> {
-    // Block ids must be base64 of one length within a blob; the random part keeps concurrent uploads apart.
-    const upload = randomBytes(12).toString('hex');
-    const ids: string[] = [];
-    const parts = await uploadParts(body, { partSize: this.blockSize, concurrency: this.concurrency, maxParts: 50_000 }, async (bytes, number) => {
-      const id = Buffer.from(`${upload}-${String(number).padStart(6, '0')}`).toString('base64');
-      ids[number - 1] = id;
-      await blob.stageBlock(id, bytes, bytes.length, { abortSignal: signal });
-    });
-    return ids.slice(0, parts);
-  }
 }
 
 function errorText(error: unknown): string {

@@ -1,7 +1,9 @@
-// Any S3-compatible store: objects named <prefix><YYYY>/<MM>/<DD>/<engagementId>/<leaf>. A body of up to one part
-// goes up as one PutObject carrying its sha256 in metadata; a larger one streams as a multipart upload whose
-// metadata is fixed before the first byte, so it carries no sha256 (the ledger has it, and verify re-hashes; adding
-// it later would take a CopyObject of the whole object). A multipart upload that fails is aborted, and an
+// Any S3-compatible store: objects named <prefix><YYYY>/<MM>/<DD>/<engagementId>/<leaf>. Uploads go through
+// lib-storage's Upload: a body of up to one part as one PutObject, a larger one as a streamed multipart upload (at most
+// uploadConcurrency parts in flight). The body is read one part ahead first, so that a body which fits in one part is
+// handed over whole and its PutObject carries its sha256 in metadata. A multipart upload's metadata is fixed by
+// CreateMultipartUpload, before the bytes are seen, so it carries no sha256 (the ledger has it, and verify re-hashes;
+// adding it afterwards would take a CopyObject of the whole object). A failed multipart upload is aborted, and an
 // incomplete one is never an object, so a failure leaves an earlier copy untouched.
 import {
   AbortMultipartUploadCommand,
@@ -10,12 +12,12 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  PutObjectCommand,
+  type PutObjectCommandInput,
   S3Client,
   type S3ClientConfig,
   type ServerSideEncryption,
-  UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Duration } from 'luxon';
 import { Readable } from 'node:stream';
@@ -23,14 +25,19 @@ import type { S3DestinationConfig } from '../config-schema.js';
 import { DestinationError } from '../errors.js';
 import { meterBody, readHead } from './body.js';
 import { checkLinkLifetime, checkLocation, normalizePrefix, objectMetadata, objectName, requestMetadataOf } from './object-store.js';
-import { uploadParts } from './parts.js';
 import type { ObjectAddress } from './paths.js';
 import type { Destination, PutRequest, PutResult, StoredObject } from './types.js';
 
 const MiB = 1024 * 1024;
 const MAX_PARTS = 10_000;
 
-type Encryption = Pick<PutObjectCommand['input'], 'ServerSideEncryption' | 'SSEKMSKeyId'>;
+type Encryption = Pick<PutObjectCommandInput, 'ServerSideEncryption' | 'SSEKMSKeyId'>;
+
+/** What went wrong in one put: the first failure (the one to report) and a failed AbortMultipartUpload. */
+interface Failure {
+  first?: { error: unknown };
+  abort?: { error: unknown };
+}
 
 export interface S3DestinationOptions {
   name: string;
@@ -43,9 +50,13 @@ export interface S3DestinationOptions {
   credentials?: S3ClientConfig['credentials'];
   serverSideEncryption?: ServerSideEncryption;
   kmsKeyId?: string;
-  /** At least 5 MiB (S3's minimum part); default 8 MiB. */
+  /**
+   * At least 5 MiB (S3's minimum part); default 5 MiB. lib-storage allocates each part afresh and V8 collects those
+   * buffers lazily, so larger parts cost more than their size: a 1 GiB stream peaked at 136-148 MiB RSS with 5 MiB
+   * parts and 168-180 MiB with 8 MiB (bench/destinations-memory.mjs).
+   */
   partSizeBytes?: number;
-  /** Parts in flight at once per upload; memory is (uploadConcurrency + 1) × part size. Default 2. */
+  /** Parts in flight at once per upload (lib-storage's queueSize); memory is about (uploadConcurrency + 1) × part size. Default 2. */
   uploadConcurrency?: number;
   linkLifetimeSeconds?: number;
 }
@@ -81,7 +92,7 @@ export class S3Destination implements Destination {
     this.name = options.name;
     this.bucket = options.bucket;
     this.prefix = normalizePrefix(options.prefix);
-    this.partSize = Math.max(5 * MiB, options.partSizeBytes ?? 8 * MiB);
+    this.partSize = Math.max(5 * MiB, options.partSizeBytes ?? 5 * MiB);
     this.queueSize = options.uploadConcurrency ?? 2;
     this.linkLifetimeSeconds = checkLinkLifetime(this.name, Math.round(options.linkLifetimeSeconds ?? 3600));
     this.encryption = {
@@ -114,26 +125,48 @@ export class S3Destination implements Destination {
       throw error;
     }
     const meter = meterBody(body, request.size, signal);
+    // A failing body or the caller's signal ends the body stream (`stop`): lib-storage takes that as a failed upload,
+    // lets its uploaders settle, aborts the multipart upload, and only then rejects. Not `upload.abort()`: in this
+    // lib-storage it makes done() reject at once while requests go on behind it (a single PutObject in flight still
+    // stores the object, aws/aws-sdk-js-v3#5109; the AbortMultipartUpload is sent after done() has rejected).
+    // `cancel` stops this put's PutObject and UploadPart requests in flight, to which lib-storage passes no signal.
+    const cancel = new AbortController();
+    const failure: Failure = {};
+    const stop = (error: unknown): void => {
+      if (cancel.signal.aborted) return;
+      failure.first ??= { error };
+      cancel.abort(error);
+      meter.destroy();
+    };
+    const onAbort = (): void => stop(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    meter.once('error', stop);
+    let upload: Upload | undefined;
     try {
-      const head = await readHead(meter, this.partSize);
-      if (head.ended) {
-        const bytes = Buffer.concat(head.chunks);
-        await this.client.send(
-          new PutObjectCommand({
-            ...this.target(key, request),
-            Body: bytes,
-            ContentLength: bytes.length,
-            Metadata: objectMetadata(request, meter.sha256),
-          }),
-          { abortSignal: signal },
-        );
-      } else {
-        await this.putMultipart(key, request, head.rest, signal);
-      }
+      // A body too large for 10,000 parts of the configured size gets larger parts (when its size is known).
+      const partSize = Math.max(this.partSize, Math.ceil((request.size ?? 0) / MAX_PARTS / MiB) * MiB);
+      const head = await readHead(meter, partSize);
+      upload = new Upload({
+        client: this.uploadClient(cancel.signal, failure, stop),
+        params: {
+          ...this.target(key, request),
+          // Whole when it fits in one part: lib-storage then sends one PutObject, and the sha256 is already known.
+          Body: head.ended ? Buffer.concat(head.chunks) : head.rest,
+          Metadata: objectMetadata(request, head.ended ? meter.sha256 : undefined),
+        },
+        partSize,
+        queueSize: this.queueSize,
+        leavePartsOnError: false,
+      });
+      await upload.done();
       return { location: key };
     } catch (error) {
-      meter.destroy();
-      throw error instanceof DestinationError ? error : this.failure(request, error);
+      const failed = this.putFailure(request, failure, upload?.uploadId, error);
+      stop(error);
+      throw failed;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      meter.off('error', stop);
     }
   }
 
@@ -182,43 +215,42 @@ export class S3Destination implements Destination {
   }
 
   /**
-   * Create, parts from a reused buffer pool (see parts.ts), complete. On any failure, the parts in flight settle
-   * first and then the upload is aborted, so the abort is the last word on it; if the abort fails too, the error
-   * says so and keeps the original cause.
+   * The client as this put's Upload sees it: PutObject and UploadPart requests get the put's cancel signal; a failed
+   * request stops the whole put at once (the body stops being read, the other parts in flight are cancelled) and is
+   * kept as the error to report. lib-storage aborts the multipart upload after a failure, once the parts in flight
+   * have settled, and then throws the abort's own error if that fails: it is kept apart, so the cause stays the
+   * original failure. CreateMultipartUpload is not cancelled (an upload it creates can then be aborted), nor is
+   * CompleteMultipartUpload (once every part is up, completing leaves a whole, correct object), nor the abort.
    */
-  private async putMultipart(key: string, request: PutRequest, body: Readable, signal: AbortSignal | undefined): Promise<void> {
-    const created = await this.client.send(new CreateMultipartUploadCommand({ ...this.target(key, request), Metadata: objectMetadata(request) }), {
-      abortSignal: signal,
-    });
-    const uploadId = created.UploadId;
-    if (!uploadId) throw new DestinationError(this.name, `${request.key}: the store started a multipart upload without an UploadId`);
-    const upload = { Bucket: this.bucket, Key: key, UploadId: uploadId };
-    try {
-      const etags: string[] = [];
-      // A body too large for 10,000 parts of the configured size gets larger parts (when its size is known).
-      const partSize = Math.max(this.partSize, Math.ceil((request.size ?? 0) / MAX_PARTS / MiB) * MiB);
-      await uploadParts(body, { partSize, concurrency: this.queueSize, maxParts: MAX_PARTS }, async (bytes, partNumber) => {
-        const part = await this.client.send(
-          new UploadPartCommand({ ...upload, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length }),
-          { abortSignal: signal },
-        );
-        if (!part.ETag) throw new Error(`part ${partNumber}: the store sent no ETag`);
-        etags[partNumber - 1] = part.ETag;
-      });
-      // Not abortable: once every part is up, completing is quick and leaves a whole, correct object.
-      await this.client.send(
-        new CompleteMultipartUploadCommand({ ...upload, MultipartUpload: { Parts: etags.map((ETag, index) => ({ ETag, PartNumber: index + 1 })) } }),
+  private uploadClient(cancel: AbortSignal, failure: Failure, stop: (error: unknown) => void): S3Client {
+    const client = this.client;
+    const send = async (command: Parameters<S3Client['send']>[0], options?: { abortSignal?: AbortSignal }): Promise<unknown> => {
+      const cancellable = !(
+        command instanceof CreateMultipartUploadCommand ||
+        command instanceof CompleteMultipartUploadCommand ||
+        command instanceof AbortMultipartUploadCommand
       );
-    } catch (error) {
-      body.destroy();
-      const aborted = await this.client.send(new AbortMultipartUploadCommand(upload)).then(
-        () => '',
-        (abortError: unknown) =>
-          `; aborting multipart upload ${uploadId} failed too (${errorText(abortError)}): a bucket lifecycle rule ` +
-          'AbortIncompleteMultipartUpload removes it',
-      );
-      throw new DestinationError(this.name, `${request.key}: ${errorText(error)}${aborted}`, { cause: error });
-    }
+      try {
+        return await client.send(command, cancellable ? { ...options, abortSignal: cancel } : options);
+      } catch (error) {
+        if (command instanceof AbortMultipartUploadCommand) failure.abort = { error };
+        else stop(error);
+        throw error;
+      }
+    };
+    return new Proxy(client, { get: (target, property, receiver) => (property === 'send' ? send : Reflect.get(target, property, receiver)) });
+  }
+
+  /** The original failure; if aborting the multipart upload failed too, the message says so (the cause stays the original). */
+  private putFailure(request: PutRequest, failure: Failure, uploadId: string | undefined, thrown: unknown): DestinationError {
+    const error = failure.first ? failure.first.error : thrown;
+    if (error instanceof DestinationError) return error;
+    const aborted =
+      failure.abort && failure.abort.error !== error
+        ? `; aborting multipart upload ${uploadId ?? '(unknown)'} failed too (${errorText(failure.abort.error)}): ` +
+          'a bucket lifecycle rule AbortIncompleteMultipartUpload removes it'
+        : '';
+    return new DestinationError(this.name, `${request.key}: ${errorText(error)}${aborted}`, { cause: error });
   }
 
   private failure(request: Pick<PutRequest, 'key'>, error: unknown): DestinationError {

@@ -50,6 +50,30 @@ function chunked(content: Buffer): Readable {
   })());
 }
 
+/** `content` in 256 KiB chunks, then `error` instead of the end (a download that breaks). */
+function failingAfter(content: Buffer, error: Error): Readable {
+  const chunks: Buffer[] = [];
+  for (let offset = 0; offset < content.length; offset += 256 * 1024) chunks.push(content.subarray(offset, offset + 256 * 1024));
+  return new Readable({
+    read() {
+      const next = chunks.shift();
+      if (next) this.push(next);
+      else setImmediate(() => this.destroy(error));
+    },
+  });
+}
+
+/** 256 KiB chunks for ever; `onRead` is called before each one. */
+function endless(onRead: () => void): Readable {
+  const chunk = patterned(256 * 1024);
+  return new Readable({
+    read() {
+      onRead();
+      setImmediate(() => this.push(chunk));
+    },
+  });
+}
+
 const since = (from: number): ProxiedRequest[] => azurite.proxy.requests.slice(from);
 const comp = (value: string) => (request: ProxiedRequest): boolean => request.method === 'PUT' && request.query.get('comp') === value;
 
@@ -63,7 +87,7 @@ function azureConfig(extra: Record<string, unknown> = {}): Extract<DestinationCo
 destinationConformance('azure-blob', async () => ({ destination: azure(), cleanup: async () => {} }), { partBytes: 2 * MiB });
 
 describe('AzureBlobDestination against Azurite', () => {
-  it('stores content type and metadata, sha256 included, for one-shot and block uploads alike', async () => {
+  it('stores content type and metadata on one-shot and streamed block uploads, sha256 on one-shot ones', async () => {
     const destination = azure({ prefix: 'archive' });
     const note = sampleRequest({ key: 'note/Eng001/N1', kind: 'note', extension: 'txt', contentType: 'text/plain; charset=utf-8', metadata: { agent: 'Zoë' } });
     const { location } = await destination.put(note, bodyOf('Rückruf'));
@@ -85,7 +109,15 @@ describe('AzureBlobDestination against Azurite', () => {
     expect(since(from).filter(comp('block')).map((request) => request.bytes)).toEqual([2 * MiB, 2 * MiB, MiB + 3]);
     expect(since(from).filter(comp('blocklist'))).toHaveLength(1);
     const blob = azurite.container(CONTAINER).getBlobClient(stored.location);
-    expect((await blob.getProperties()).metadata).toMatchObject({ zcc_key: media.key, zcc_sha256: sha256(content) });
+    const streamed = await blob.getProperties();
+    expect(streamed.contentType).toBe('video/mp4');
+    // uploadStream takes the metadata before it reads the body, so a streamed blob carries no sha256 (the ledger has it).
+    expect(streamed.metadata).toEqual({
+      zcc_key: media.key,
+      zcc_kind: 'recording',
+      zcc_engagement_id: 'Eng001',
+      zcc_metadata: '{"engagementId":"Eng001","kind":"recording"}',
+    });
     expect(await sha256Of(await destination.read(stored.location))).toBe(sha256(content));
   });
 
@@ -104,6 +136,35 @@ describe('AzureBlobDestination against Azurite', () => {
     expect(await sha256Of(await destination.read(location))).toBe(sha256('complete copy'));
     const blocks = await azurite.container(CONTAINER).getBlockBlobClient(location).getBlockList('committed');
     expect(blocks.committedBlocks ?? []).toEqual([]);
+  });
+
+  it('a body that fails after some blocks are staged: rejects with its own error and commits nothing', async () => {
+    const destination = azure();
+    const request = sampleRequest();
+    const { location } = await destination.put(request, bodyOf('complete copy'));
+    const from = azurite.proxy.requests.length;
+    const failure = await destination.put(request, failingAfter(patterned(7 * MiB), new Error('download reset at 7 MiB'))).catch((error: unknown) => error);
+    expect((failure as Error).message).toBe(`blobs: ${request.key}: download reset at 7 MiB`);
+    expect(((failure as Error).cause as Error).message).toBe('download reset at 7 MiB');
+    expect(since(from).filter(comp('block')).length).toBeGreaterThanOrEqual(1);
+    expect(since(from).filter(comp('blocklist'))).toEqual([]);
+    expect(await destination.stat(request)).toMatchObject({ location, size: 13 });
+    expect(await sha256Of(await destination.read(location))).toBe(sha256('complete copy'));
+  });
+
+  it('an abort signal after some blocks are staged: rejects, stops reading the body, commits nothing', async () => {
+    const destination = azure();
+    const request = sampleRequest();
+    const controller = new AbortController();
+    const from = azurite.proxy.requests.length;
+    const body = endless(() => {
+      if (since(from).filter(comp('block')).length >= 2) controller.abort(new Error('run stopped'));
+    });
+    await expect(destination.put(request, body, controller.signal)).rejects.toThrow(request.key);
+    expect(body.destroyed).toBe(true);
+    expect(since(from).filter(comp('block')).length).toBeGreaterThanOrEqual(2);
+    expect(since(from).filter(comp('blocklist'))).toEqual([]);
+    expect(await destination.stat(request)).toBeNull();
   });
 
   it('hands out a SAS link that plain HTTP can fetch, and refuses lifetimes over 7 days', async () => {

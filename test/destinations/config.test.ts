@@ -24,7 +24,7 @@ describe('destination config', () => {
       bucket: 'my-bucket',
       prefix: '',
       forcePathStyle: false,
-      partSizeMiB: 8,
+      partSizeMiB: 5,
       uploadConcurrency: 2,
       linkLifetime: 'PT1H',
     });

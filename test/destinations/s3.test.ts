@@ -54,11 +54,40 @@ function chunked(content: Buffer): Readable {
   })());
 }
 
+/** `content` in 256 KiB chunks, then `error` instead of the end (a download that breaks). */
+function failingAfter(content: Buffer, error: Error): Readable {
+  const chunks = [...chunksOf(content)];
+  return new Readable({
+    read() {
+      const next = chunks.shift();
+      if (next) this.push(next);
+      else setImmediate(() => this.destroy(error));
+    },
+  });
+}
+
+/** 256 KiB chunks for ever. */
+function endless(): Readable {
+  const chunk = patterned(256 * 1024);
+  return new Readable({
+    read() {
+      setImmediate(() => this.push(chunk));
+    },
+  });
+}
+
+function* chunksOf(content: Buffer): Generator<Buffer> {
+  for (let offset = 0; offset < content.length; offset += 256 * 1024) yield content.subarray(offset, offset + 256 * 1024);
+}
+
 const since = (from: number): ProxiedRequest[] => server.proxy.requests.slice(from);
 const isPart = (request: ProxiedRequest): boolean => request.method === 'PUT' && request.query.has('partNumber');
 
 destinationConformance('s3', async () => ({ destination: s3({ endpoint: server.directEndpoint }), cleanup: async () => {} }), {
   partBytes: 5 * MiB,
+  // lib-storage allocates every part afresh: see maxRssGrowthBytes. Half the body is still far from holding it.
+  largeBytes: 256 * MiB,
+  maxRssGrowthBytes: 128 * MiB,
 });
 
 describe('S3Destination against s3rver', () => {
@@ -113,8 +142,13 @@ describe('S3Destination against s3rver', () => {
     const from = server.proxy.requests.length;
     const failure = await destination.put(existing, chunked(patterned(11 * MiB))).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(Error);
-    // s3rver does not implement AbortMultipartUpload (405); the error says so and keeps the upload's own failure.
-    expect(String((failure as Error).message)).toMatch(/aborting multipart upload \S+ failed too/);
+    // s3rver does not implement AbortMultipartUpload (405); the error says so and keeps the upload's own failure:
+    // lib-storage itself would throw the abort's 405 in its place.
+    expect(String((failure as Error).message)).toMatch(/^bucket: recording\/Rec\d+: .*(socket hang up|ECONNRESET|EPIPE).*; aborting multipart upload \S+ failed too \(.*HTTP 405/);
+    const cause = (failure as Error).cause as { $metadata?: { httpStatusCode?: number }; message: string };
+    expect(cause).toBeInstanceOf(Error);
+    expect(cause.$metadata?.httpStatusCode).not.toBe(405);
+    expect(cause.message).toMatch(/socket hang up|ECONNRESET|EPIPE/);
     const aborts = since(from).filter((entry) => entry.method === 'DELETE' && entry.query.has('uploadId'));
     expect(aborts).toHaveLength(1);
     expect(since(from).filter((entry) => entry.method === 'POST' && entry.query.has('uploadId'))).toEqual([]);
@@ -125,6 +159,70 @@ describe('S3Destination against s3rver', () => {
     // (S3 keeps nothing; s3rver, unlike S3, writes into the object's file as bytes arrive), so it is not checked.
     server.proxy.faults.push({ match: (entry) => entry.method === 'PUT' && !entry.query.has('partNumber'), action: { resetAfterBytes: 1000 } });
     await expect(destination.put(sampleRequest(), bodyOf(patterned(2 * MiB)))).rejects.toThrow(/recording\/Rec\d+: .*socket hang up|ECONNRESET/);
+  });
+
+  it('a body that fails after some parts are up: rejects with its own error, aborts the upload, completes nothing', async () => {
+    const destination = s3({ uploadConcurrency: 2 });
+    const existing = sampleRequest();
+    const { location } = await destination.put(existing, bodyOf('complete copy'));
+    const from = server.proxy.requests.length;
+    const failure = await destination.put(existing, failingAfter(patterned(12 * MiB), new Error('download reset at 12 MiB'))).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toMatch(/^bucket: recording\/Rec\d+: download reset at 12 MiB/);
+    expect(((failure as Error).cause as Error).message).toBe('download reset at 12 MiB');
+    const requests = since(from);
+    expect(requests.filter(isPart).length).toBeGreaterThanOrEqual(1);
+    // The abort is sent before put rejects (not left running behind it), and nothing is completed.
+    expect(requests.filter((entry) => entry.method === 'DELETE' && entry.query.has('uploadId'))).toHaveLength(1);
+    expect(requests.filter((entry) => entry.method === 'POST' && entry.query.has('uploadId'))).toEqual([]);
+    expect(await destination.stat(existing)).toMatchObject({ location, size: 13 });
+    expect(await sha256Of(await destination.read(location))).toBe(sha256('complete copy'));
+  });
+
+  it('an abort signal mid-multipart: rejects with the abort, cancels the parts in flight, aborts the upload, completes nothing', async () => {
+    const destination = s3({ uploadConcurrency: 2 });
+    const request = sampleRequest();
+    const controller = new AbortController();
+    const from = server.proxy.requests.length;
+    // Part 2 stalls after 1 MiB: only cancelling it (lib-storage passes no signal to its requests) ends it.
+    server.proxy.faults.push({ match: (entry) => isPart(entry) && entry.query.get('partNumber') === '2', action: { stallAfterBytes: MiB } });
+    const body = endless();
+    const started = Date.now();
+    const reason = new Error('run stopped');
+    const stalled = setInterval(() => {
+      if (since(from).some((entry) => entry.outcome === 'stalled')) controller.abort(reason);
+    }, 5);
+    const failure = await destination.put(request, body, controller.signal).catch((error: unknown) => error);
+    clearInterval(stalled);
+    expect(failure).toBeInstanceOf(Error);
+    // The abort is the cause, not s3rver's refusal (405) of AbortMultipartUpload, which the message adds.
+    expect((failure as Error).message).toMatch(/^bucket: recording\/Rec\d+: run stopped; aborting multipart upload \S+ failed too/);
+    expect((failure as Error).cause).toBe(reason);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(body.destroyed).toBe(true);
+    const requests = since(from);
+    // The abort is sent before put rejects (not left running behind it), and nothing is completed.
+    expect(requests.filter((entry) => entry.method === 'DELETE' && entry.query.has('uploadId'))).toHaveLength(1);
+    expect(requests.filter((entry) => entry.method === 'POST' && entry.query.has('uploadId'))).toEqual([]);
+    expect(await destination.stat(request)).toBeNull();
+  });
+
+  it('an abort signal during a single PutObject cancels it (lib-storage alone would let it finish)', async () => {
+    const destination = s3();
+    const request = sampleRequest();
+    const controller = new AbortController();
+    const from = server.proxy.requests.length;
+    server.proxy.faults.push({ match: (entry) => entry.method === 'PUT' && !entry.query.has('partNumber'), action: { stallAfterBytes: MiB }, times: 1 });
+    const reason = new Error('run stopped');
+    const stalled = setInterval(() => {
+      if (since(from).some((entry) => entry.outcome === 'stalled')) controller.abort(reason);
+    }, 5);
+    const failure = await destination.put(request, bodyOf(patterned(3 * MiB)), controller.signal).catch((error: unknown) => error);
+    clearInterval(stalled);
+    expect((failure as Error).message).toMatch(/^bucket: recording\/Rec\d+: run stopped$/);
+    expect((failure as Error).cause).toBe(reason);
+    expect(since(from).filter((entry) => entry.method === 'PUT').map((entry) => entry.outcome)).toEqual(['stalled']);
+    // What the store keeps of a PUT cut short is its own atomicity (S3 keeps nothing; s3rver keeps the bytes it got).
   });
 
   it('retries a 503 from the store and stores the object once', async () => {

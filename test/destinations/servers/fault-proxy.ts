@@ -1,5 +1,6 @@
 // A loopback HTTP proxy in front of a real storage server: it logs every request (method, path, query, headers,
-// bytes) and can fail chosen ones on demand, with a status or by resetting the connection partway through the body.
+// bytes) and can fail chosen ones on demand, with a status, by resetting the connection partway through the body, or
+// by stalling it there (the request then hangs until the client gives up on it).
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -10,11 +11,14 @@ export interface ProxiedRequest {
   headers: IncomingHttpHeaders;
   /** Body bytes the proxy saw (set when the request ends). */
   bytes: number;
-  outcome: 'forwarded' | 'failed' | 'reset';
+  outcome: 'forwarded' | 'failed' | 'reset' | 'stalled';
   status?: number;
 }
 
-export type FaultAction = { status: number; body?: string; headers?: Record<string, string> } | { resetAfterBytes: number };
+export type FaultAction =
+  | { status: number; body?: string; headers?: Record<string, string> }
+  | { resetAfterBytes: number }
+  | { stallAfterBytes: number };
 
 export interface Fault {
   match: (request: ProxiedRequest) => boolean;
@@ -77,12 +81,25 @@ export async function startFaultProxy(target: { host: string; port: number }): P
       response.pipe(res);
     });
     upstream.on('error', () => res.destroy());
-    if (fault) {
+    if (fault && 'resetAfterBytes' in fault) {
       req.on('data', () => {
         if (entry.bytes >= fault.resetAfterBytes && entry.outcome !== 'reset') {
           entry.outcome = 'reset';
           upstream.destroy();
           req.socket.destroy();
+        }
+      });
+    }
+    if (fault && 'stallAfterBytes' in fault) {
+      req.on('data', () => {
+        if (entry.bytes >= fault.stallAfterBytes && entry.outcome !== 'stalled') {
+          entry.outcome = 'stalled';
+          req.unpipe(upstream);
+          req.pause();
+          // The server side goes; the client's connection stays open, with nothing more read from it.
+          upstream.removeAllListeners('error');
+          upstream.on('error', () => {});
+          upstream.destroy();
         }
       });
     }
