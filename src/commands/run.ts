@@ -64,19 +64,33 @@ export async function runCommand(options: RunOptions, context: CommandContext): 
   return result.exitCode;
 }
 
-export async function demoCommand(options: { format: ReportFormat; reportFile?: string }, context: CommandContext): Promise<number> {
+export interface DemoOptions {
+  format: ReportFormat;
+  reportFile?: string;
+  /** Sandbox + listener + a day of events with 10% dropped, then the nightly run. */
+  live?: boolean;
+}
+
+export async function demoCommand(options: DemoOptions, context: CommandContext): Promise<number> {
   const reportFile = options.reportFile ? checkOutputFile('--report-file', options.reportFile, context.cwd) : undefined;
   const observer = await RunObserver.start(context, { format: options.format, reportFile, timezone: 'UTC' });
-  const { runDemo } = await import('../demo.js');
-  let demo;
+  let demo: { run: RunResult; summary: string; caughtExactly?: boolean };
   try {
-    demo = await runDemo({ cwd: context.cwd, onEvent: observer.onEvent });
+    if (options.live) {
+      const { runLiveDemo } = await import('../demo-live.js');
+      demo = await runLiveDemo({ cwd: context.cwd, onEvent: observer.onEvent });
+    } else {
+      const { runDemo } = await import('../demo.js');
+      demo = await runDemo({ cwd: context.cwd, onEvent: observer.onEvent });
+    }
   } catch (error) {
     await observer.abandon(error);
     throw error;
   }
   await observer.finish(demo.run, { forceReport: true });
   if (options.format === 'table' && !context.global.quiet) context.out(`${demo.summary}\n`);
+  // The live demo's point is that the run catches exactly what the events missed; anything else is a failure.
+  if (demo.caughtExactly === false) return Math.max(demo.run.exitCode, 1);
   return demo.run.exitCode;
 }
 

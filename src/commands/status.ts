@@ -1,5 +1,5 @@
-// `status`: what the ledger knows, read-only: the last runs, what keeps failing, what never arrived, how big it is.
-// JSON shape: docs/schemas/status.schema.json.
+// `status`: what the ledger knows, read-only: the last runs, what keeps failing, what never arrived, how big it is, and
+// per day what came through events and what the nightly run had to catch. JSON shape: docs/schemas/status.schema.json.
 import chalk from 'chalk';
 import { existsSync } from 'node:fs';
 import { Duration } from 'luxon';
@@ -8,12 +8,16 @@ import type { Ledger, LedgerSummary, RunRecord } from '../ledger/types.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { formatBytes, formatDuration } from '../report.js';
 import { loadCommandConfig, parsePositiveInt, type CommandContext } from './context.js';
+import { readRealtime, renderRealtime, type RealtimeView } from './status-realtime.js';
+import { shortTime, table, truncate } from './text-table.js';
 
 export interface StatusOptions {
   format: 'table' | 'json';
   runs: string;
   failing: string;
   pendingOlderThan: string;
+  /** Days of the real-time view (events vs. the nightly run, WebSocket gaps). */
+  days: string;
 }
 
 export const STATUS_SCHEMA_VERSION = 1;
@@ -49,11 +53,13 @@ export interface StatusReport {
     total: number;
     items: { key: string; kind: string; engagementId: string; listedAt: string; pendingSince: string }[];
   };
+  realtime: RealtimeView;
 }
 
 export async function statusCommand(options: StatusOptions, context: CommandContext): Promise<number> {
   const runs = parsePositiveInt('--runs', options.runs);
   const failingLimit = parsePositiveInt('--failing', options.failing);
+  const days = parsePositiveInt('--days', options.days);
   const threshold = Duration.fromISO(options.pendingOlderThan);
   if (!threshold.isValid) {
     throw new UsageError(`--pending-older-than ${JSON.stringify(options.pendingOlderThan)} is not valid: expected an ISO-8601 duration such as P1D or PT12H`);
@@ -74,6 +80,7 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
       exists: existsSync(file),
       now,
       runs,
+      days,
       failingLimit,
       maxAttempts: config.maxAttempts,
       threshold: options.pendingOlderThan,
@@ -88,7 +95,7 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
 
 function buildStatus(
   ledger: Ledger,
-  o: { file: string; exists: boolean; now: Date; runs: number; failingLimit: number; maxAttempts: number; threshold: string; olderThan: Date },
+  o: { file: string; exists: boolean; now: Date; runs: number; days: number; failingLimit: number; maxAttempts: number; threshold: string; olderThan: Date },
 ): StatusReport {
   const { byKind, ...summary } = ledger.ledgerSummary(o.maxAttempts);
   const failing = ledger.failingDeliveries(o.failingLimit);
@@ -107,6 +114,7 @@ function buildStatus(
       items: failing.items.map((item) => ({ ...item, gaveUp: item.attempts >= o.maxAttempts })),
     },
     stalePending: { threshold: o.threshold, olderThan: o.olderThan.toISOString(), ...pending },
+    realtime: readRealtime(ledger, o.now, o.days),
   };
 }
 
@@ -201,25 +209,7 @@ function renderStatus(report: StatusReport): string {
     ])));
     if (pending.total > pending.items.length) out.push(chalk.dim(`  … and ${pending.total - pending.items.length} more`));
   }
+
+  out.push('', ...renderRealtime(report.realtime));
   return `${out.join('\n')}\n`;
-}
-
-/** Aligned columns; colour is applied after padding so escape codes do not skew the widths. */
-function table(header: string[], rows: string[][], colour: (row: string[], text: string, column: number) => string = (_r, t) => t): string[] {
-  const widths = header.map((title, index) => Math.max(title.length, ...rows.map((row) => row[index]!.length)));
-  const numeric = header.map((_, index) => rows.length > 0 && rows.every((row) => /^\d+( \(gave up\))?$/.test(row[index]!)));
-  const pad = (text: string, index: number) => (numeric[index] ? text.padStart(widths[index]!) : text.padEnd(widths[index]!));
-  return [
-    chalk.dim(`  ${header.map(pad).join('  ')}`.trimEnd()),
-    ...rows.map((row) => `  ${row.map((text, index) => colour(row, pad(text, index), index)).join('  ')}`.trimEnd()),
-  ];
-}
-
-function shortTime(iso: string): string {
-  return iso.replace('T', ' ').replace(/:\d{2}(\.\d{3})?Z$/, 'Z');
-}
-
-function truncate(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ');
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }

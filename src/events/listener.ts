@@ -82,7 +82,7 @@ export async function startListener(request: ListenRequest): Promise<Listener> {
         lastEventSeconds: status?.lastReceivedAt ? Date.parse(status.lastReceivedAt) / 1000 : null,
         websocketConnected: socket ? (socket.isConnected ? 1 : 0) : null,
       };
-    });
+    }, { websocket: config.listen.websocket.subscriptionId !== null });
     const settings = { config, secrets: request.secrets, retryDelaysMs: request.tuning?.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS };
     if (request.workerThread && !request.destinations) {
       const threaded = await ThreadedWorker.start(settings, config.ledger.path, metrics, log);

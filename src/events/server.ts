@@ -87,12 +87,7 @@ export class EventServer {
     if (path === webhookPath && webhookSecret !== null) return this.post(request, response, 'webhook', () => this.webhook(request, response, webhookSecret));
     if (path === flowPath && flowSecret !== null) return this.post(request, response, 'flow', () => this.flow(request, response, flowSecret));
     if (path === '/healthz') return this.get(request, response, () => this.healthz(response));
-    if (path === '/metrics') {
-      return this.get(request, response, () => {
-        response.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
-        response.end(this.options.metrics.render());
-      });
-    }
+    if (path === '/metrics') return this.get(request, response, () => this.metrics(response));
     request.resume();
     send(response, 404, { error: 'not found' });
   }
@@ -107,13 +102,20 @@ export class EventServer {
     }
   }
 
-  private get(request: IncomingMessage, response: ServerResponse, handler: () => void): void {
+  private async get(request: IncomingMessage, response: ServerResponse, handler: () => void | Promise<void>): Promise<void> {
     request.resume();
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       send(response, 405, { error: 'method not allowed' }, { Allow: 'GET, HEAD' });
       return;
     }
-    handler();
+    await handler();
+  }
+
+  private async metrics(response: ServerResponse): Promise<void> {
+    const text = await this.options.metrics.render();
+    if (response.headersSent || response.destroyed) return;
+    response.writeHead(200, { 'Content-Type': this.options.metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
+    response.end(text);
   }
 
   private async webhook(request: IncomingMessage, response: ServerResponse, secret: string): Promise<void> {

@@ -196,7 +196,7 @@ export class EventSocket {
   private scheduleReconnect(reason: string): void {
     if (this.stopped) return;
     this.failures++;
-    this.options.metrics.websocketReconnects.add({ reason }, 1);
+    this.options.metrics.websocketReconnect(reason);
     const ceiling = Math.min(this.backoff.maxMs, this.backoff.minMs * 2 ** (this.failures - 1));
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
     this.retry = setTimeout(() => void this.connect(), delay);

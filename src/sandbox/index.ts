@@ -37,7 +37,9 @@ export type { RecordedRequest, SandboxStats } from './server.js';
 export type { Truth, TruthArtifact } from './truth.js';
 export type { EventCatalog, SandboxEvent } from './events.js';
 export type { EventStream, StreamConnect } from './stream.js';
-export type { DeliveryPlan, DeliveryReport, DeliveryResult, SendFaults, WebhookSender, WebhookSenderOptions } from './webhooks.js';
+export type { Attempt, DeliveryPlan, DeliveryReport, DeliveryResult, SendFaults, ValidationResult, WebhookSender, WebhookSenderOptions } from './webhooks.js';
+export { ValidationFailedError, ZOOM_RETRY_DELAYS_MS } from './webhooks.js';
+export { VirtualClock, wallClock, type SenderClock } from './sender-clock.js';
 
 export interface SandboxOptions {
   seed?: number;

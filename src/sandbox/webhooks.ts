@@ -1,11 +1,15 @@
 // Zoom's webhook delivery, imitated: each event POSTed with Zoom's headers and v0 signature, success only for a 2xx
-// within 3 s, retries after ≥500, timeouts and refused connections on Zoom's schedule (5, 20, 60 minutes, or shorter
-// delays for tests), never after 3xx/4xx; the URL validation (CRC) request; and faults on demand (wrong secret, stale
-// timestamp, a body whose bytes differ from JSON.stringify of its parse, drops, duplicates, reordering).
+// within 3 s, retries after ≥500, timeouts and refused connections on Zoom's schedule (5, 20, 60 minutes after each
+// failed attempt, on a wall or virtual clock), never after 3xx/4xx; the URL validation (CRC) before the first event;
+// and faults on demand (delivery-plan.ts: drops, duplicates, reordering, delays, wrong secret, stale timestamp, a body
+// whose bytes differ from JSON.stringify of its parse).
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { Rng } from './random.js';
+import { planEvents, type DeliveryPlan, type PlannedDelivery, type SendFaults } from './delivery-plan.js';
 import type { SandboxEvent } from './events.js';
+import { wallClock, type SenderClock } from './sender-clock.js';
+
+export type { DeliveryPlan, SendFaults } from './delivery-plan.js';
 
 export const ZOOM_RETRY_DELAYS_MS = [5 * 60_000, 20 * 60_000, 60 * 60_000];
 
@@ -14,26 +18,19 @@ export interface WebhookSenderOptions {
   url: string;
   /** The event subscription's secret token. */
   secret: string;
-  /** Clock for x-zm-request-timestamp (ms); the receiver checks it against its own. */
+  /** Schedules retries and delays; a VirtualClock runs Zoom's real schedule instantly. Default: the wall clock. */
+  clock?: SenderClock;
+  /** Clock for x-zm-request-timestamp (ms); the receiver checks it against its own. Default: `clock`. */
   now?: () => number;
   /** Waits before each retry; Zoom's are 5, 20 and 60 minutes. */
   retryDelaysMs?: readonly number[];
-  /** A delivery not answered within this is a failure (Zoom: 3 s). */
+  /** A delivery not answered within this (real) time is a failure (Zoom: 3 s). */
   timeoutMs?: number;
 }
 
-export interface SendFaults {
-  /** Sign with another secret. */
-  wrongSecret?: boolean;
-  /** Timestamp this many seconds in the past (negative: future). */
-  skewSeconds?: number;
-  /** Serialise with keys in reverse order and non-ASCII as \uXXXX: bytes differ from JSON.stringify(JSON.parse()). */
-  oddSerialisation?: boolean;
-  /** No signature header at all. */
-  unsigned?: boolean;
-}
-
 export interface Attempt {
+  /** When it was made, on the sender's clock (ms). */
+  at: number;
   /** HTTP status, or null for a timeout or a transport error. */
   status: number | null;
   error?: string;
@@ -47,34 +44,41 @@ export interface DeliveryResult {
   body: string;
 }
 
-export interface DeliveryPlan {
-  /** Share of events never delivered (Zoom lost them, or every retry failed). */
-  dropShare?: number;
-  /** Share of events delivered twice. */
-  duplicateShare?: number;
-  /** Send the duplicates at the same moment rather than one after the other. */
-  concurrentDuplicates?: boolean;
-  /** Shuffle the order (dispositions before notes, transcripts before their recordings...). */
-  reorder?: boolean;
-  /** Deliveries in flight at once. */
-  concurrency?: number;
-  seed?: number;
+export interface ValidationResult {
+  passed: boolean;
+  status: number | null;
+  body: string;
 }
 
 export interface DeliveryReport {
+  /** The URL validation that preceded the events (null when the plan skipped it). */
+  validation: ValidationResult | null;
   sent: SandboxEvent[];
   dropped: SandboxEvent[];
   duplicated: SandboxEvent[];
+  delayed: SandboxEvent[];
+  tampered: SandboxEvent[];
   failed: { event: SandboxEvent; result: DeliveryResult }[];
 }
 
+/** Zoom does not send events to an endpoint that failed its URL validation. */
+export class ValidationFailedError extends Error {
+  constructor(readonly result: ValidationResult) {
+    super(`the endpoint failed Zoom's URL validation (status ${result.status ?? 'none'}): no events sent`);
+  }
+}
+
 export class WebhookSender {
+  private readonly clock: SenderClock;
   private readonly now: () => number;
   private readonly retryDelaysMs: readonly number[];
   private readonly timeoutMs: number;
+  private validation: Promise<ValidationResult> | null = null;
 
   constructor(private readonly options: WebhookSenderOptions) {
-    this.now = options.now ?? Date.now;
+    const clock = options.clock ?? wallClock;
+    this.clock = clock;
+    this.now = options.now ?? (() => clock.now());
     this.retryDelaysMs = options.retryDelaysMs ?? ZOOM_RETRY_DELAYS_MS;
     this.timeoutMs = options.timeoutMs ?? 3000;
   }
@@ -99,22 +103,31 @@ export class WebhookSender {
   }
 
   /** One event with Zoom's retry schedule: resolves when delivered or when Zoom would give up. */
-  async send(body: unknown, faults: SendFaults = {}): Promise<DeliveryResult> {
+  send(body: unknown, faults: SendFaults = {}): Promise<DeliveryResult> {
+    return this.sendThrough(body, faults, (attempt) => attempt());
+  }
+
+  /** `gate` runs each attempt (a slot of the sender's concurrency); the waits between attempts hold no slot. */
+  private async sendThrough(body: unknown, faults: SendFaults, gate: Gate): Promise<DeliveryResult> {
     const attempts: Attempt[] = [];
     for (let retry = 0; ; retry++) {
-      // Each attempt is signed anew: a retry carries its own timestamp.
-      const { status, text, error, durationMs } = await this.post(this.sign(body, faults));
-      attempts.push(error === undefined ? { status, durationMs } : { status, error, durationMs });
+      const { at, status, text, error, durationMs } = await gate(async () => {
+        const at = this.clock.now();
+        // Each attempt is signed anew: a retry carries its own timestamp.
+        return { at, ...(await this.post(this.sign(body, faults))) };
+      });
+      attempts.push(error === undefined ? { at, status, durationMs } : { at, status, error, durationMs });
       if (status !== null && status >= 200 && status < 300) return { delivered: true, attempts, body: text };
+      // Only a server error or no answer at all is retried; a redirect or any 4xx is final.
       const retryable = status === null || status >= 500;
       const delay = this.retryDelaysMs[retry];
       if (!retryable || delay === undefined) return { delivered: false, attempts, body: text };
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await this.clock.sleep(delay);
     }
   }
 
   /** The URL validation request; passes on a 200 within 3 s with the same plainToken and the right encryptedToken. */
-  async crc(plainToken = randomBytes(16).toString('base64url')): Promise<{ passed: boolean; status: number | null; body: string }> {
+  async crc(plainToken = randomBytes(16).toString('base64url')): Promise<ValidationResult> {
     const body = { payload: { plainToken }, event_ts: this.now(), event: 'endpoint.url_validation' };
     const { status, text } = await this.post(this.sign(body));
     const expected = createHmac('sha256', this.options.secret).update(plainToken).digest('hex');
@@ -127,61 +140,99 @@ export class WebhookSender {
     return { passed: status === 200 && answer.plainToken === plainToken && answer.encryptedToken === expected, status, body: text };
   }
 
-  /** Many events under a plan of drops, duplicates and reordering. */
+  /** Validates the endpoint once, as saving the event subscription does; later calls return the first result. */
+  start(): Promise<ValidationResult> {
+    this.validation ??= this.crc();
+    return this.validation;
+  }
+
+  /**
+   * Many events under a plan of faults, after the URL validation (unless `plan.validate` is false). Throws
+   * ValidationFailedError, sending nothing, when the endpoint fails it.
+   */
   async deliver(events: readonly SandboxEvent[], plan: DeliveryPlan = {}): Promise<DeliveryReport> {
-    const rng = new Rng(plan.seed ?? 1);
-    const report: DeliveryReport = { sent: [], dropped: [], duplicated: [], failed: [] };
-    const queue: { event: SandboxEvent; copies: number }[] = [];
-    for (const event of events) {
-      if (rng.chance(plan.dropShare ?? 0)) {
-        report.dropped.push(event);
-        continue;
-      }
-      const duplicate = rng.chance(plan.duplicateShare ?? 0);
-      if (duplicate) report.duplicated.push(event);
-      queue.push({ event, copies: duplicate ? 2 : 1 });
+    let validation: ValidationResult | null = null;
+    if (plan.validate !== false) {
+      validation = await this.start();
+      if (!validation.passed) throw new ValidationFailedError(validation);
     }
-    if (plan.reorder) {
-      for (let i = queue.length - 1; i > 0; i--) {
-        const j = rng.int(0, i);
-        [queue[i], queue[j]] = [queue[j]!, queue[i]!];
-      }
-    }
-    const deliverOne = async ({ event, copies }: { event: SandboxEvent; copies: number }) => {
-      const sends = plan.concurrentDuplicates
-        ? // A second copy signed a second earlier: other signature, same event (two of Zoom's senders at once).
-          await Promise.all(Array.from({ length: copies }, (_, copy) => this.send(event.body, { skewSeconds: copy })))
-        : await sequential(copies, () => this.send(event.body));
+    const { queue, ...chosen } = planEvents(events, plan);
+    const report: DeliveryReport = { validation, ...chosen, sent: [], failed: [] };
+    // Like Zoom, an event waiting for its retry (or its delay) holds no delivery slot: the others go out meanwhile.
+    const gate = slots(Math.max(1, plan.concurrency ?? 4));
+    const deliverOne = async ({ event, copies, delayMs, faults }: PlannedDelivery) => {
+      if (delayMs > 0) await this.clock.sleep(delayMs);
+      const sends =
+        copies === 2 && plan.concurrentDuplicates
+          ? await this.twoSendersAtOnce(event.body, faults, gate)
+          : await sequential(copies, () => this.sendThrough(event.body, faults, gate));
       const failure = sends.find((result) => !result.delivered);
       if (failure && !sends.some((result) => result.delivered)) report.failed.push({ event, result: failure });
       else report.sent.push(event);
     };
-    let next = 0;
-    const workers = Array.from({ length: Math.max(1, plan.concurrency ?? 4) }, async () => {
-      while (next < queue.length) await deliverOne(queue[next++]!);
-    });
-    await Promise.all(workers);
+    await Promise.all(queue.map(deliverOne));
     return report;
   }
 
+  /**
+   * One event from two of Zoom's senders at the same moment: the second copy starts with the first one's first
+   * attempt, outside this sender's slots, signed a second earlier (same event, another signature).
+   */
+  private twoSendersAtOnce(body: unknown, faults: SendFaults, gate: Gate): Promise<DeliveryResult[]> {
+    let started: () => void = () => {};
+    const firstAttempt = new Promise<void>((resolve) => (started = resolve));
+    const signalling: Gate = (attempt) =>
+      gate(() => {
+        started();
+        return attempt();
+      });
+    const other = { ...faults, skewSeconds: (faults.skewSeconds ?? 0) + 1 };
+    return Promise.all([
+      this.sendThrough(body, faults, signalling),
+      firstAttempt.then(() => this.sendThrough(body, other, (attempt) => attempt())),
+    ]);
+  }
+
   private post(signed: { bytes: Buffer; headers: Record<string, string> }): Promise<{ status: number | null; text: string; error?: string; durationMs: number }> {
-    const started = performance.now();
-    const url = new URL(this.options.url);
-    return new Promise((resolve) => {
-      const request = httpRequest(
-        { host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: 'POST', headers: signed.headers, timeout: this.timeoutMs, agent: false },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? null, text: Buffer.concat(chunks).toString('utf8'), durationMs: performance.now() - started }));
-          response.on('error', (error) => resolve({ status: null, text: '', error: error.message, durationMs: performance.now() - started }));
-        },
-      );
-      request.on('timeout', () => request.destroy(new Error('timeout: no answer within the delivery timeout')));
-      request.on('error', (error) => resolve({ status: null, text: '', error: error.message, durationMs: performance.now() - started }));
-      request.end(signed.bytes);
+    return this.clock.during(() => {
+      const started = performance.now();
+      const url = new URL(this.options.url);
+      return new Promise((resolve) => {
+        const request = httpRequest(
+          { host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: 'POST', headers: signed.headers, timeout: this.timeoutMs, agent: false },
+          (response) => {
+            const chunks: Buffer[] = [];
+            response.on('data', (chunk: Buffer) => chunks.push(chunk));
+            response.on('end', () => resolve({ status: response.statusCode ?? null, text: Buffer.concat(chunks).toString('utf8'), durationMs: performance.now() - started }));
+            response.on('error', (error) => resolve({ status: null, text: '', error: error.message, durationMs: performance.now() - started }));
+          },
+        );
+        request.on('timeout', () => request.destroy(new Error('timeout: no answer within the delivery timeout')));
+        request.on('error', (error) => resolve({ status: null, text: '', error: error.message, durationMs: performance.now() - started }));
+        request.end(signed.bytes);
+      });
     });
   }
+}
+
+type Gate = <T>(attempt: () => Promise<T>) => Promise<T>;
+
+/** At most `count` attempts at once, the others queued in order (so a reordered plan goes out in its order). */
+function slots(count: number): Gate {
+  let free = count;
+  const waiting: (() => void)[] = [];
+  return async (attempt) => {
+    if (free > 0) free--;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await attempt();
+    } finally {
+      const next = waiting.shift();
+      // The slot passes straight to the next in line.
+      if (next) next();
+      else free++;
+    }
+  };
 }
 
 async function sequential<T>(count: number, task: () => Promise<T>): Promise<T[]> {

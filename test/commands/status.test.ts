@@ -1,11 +1,15 @@
-// `status`: the ledger read-only, as a table and as JSON validated against docs/schemas/status.schema.json.
+// `status`: the ledger read-only, as a table and as JSON validated against docs/schemas/status.schema.json, including
+// the real-time view per day (delivered via events, caught by the nightly run, WebSocket gaps).
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { realtimeView } from '../../src/commands/status-realtime.js';
+import { SqliteLedger } from '../../src/ledger/sqlite.js';
 import { harness, type Harness } from '../support/harness.js';
 import { cli, plain, schemaErrors } from './helpers.js';
 
 const WINDOW = ['--from', '2026-11-18', '--to', '2026-11-19'];
+const DAY = 86_400_000;
 
 let current: Harness | null = null;
 afterEach(async () => {
@@ -29,7 +33,8 @@ describe('status', () => {
     const json = await cli(['status', '--config', h.configPath, '--format', 'json'], h.env(), h.dir);
     const report = JSON.parse(json.stdout);
     expect(schemaErrors('status', report)).toEqual([]);
-    expect(report).toMatchObject({ ledger: { exists: false, sizeBytes: null }, runs: [], summary: { artifacts: 0 } });
+    expect(report).toMatchObject({ ledger: { exists: false, sizeBytes: null }, runs: [], summary: { artifacts: 0 }, realtime: { days: 7, websocketGaps: [] } });
+    expect(report.realtime.byDay).toHaveLength(7);
     expect(existsSync(h.ledgerPath)).toBe(false);
   });
 
@@ -88,6 +93,86 @@ describe('status', () => {
     }
     expect(text).toMatch(/Pending longer than PT0S: \d+/);
     expect(fingerprint(h.ledgerPath)).toBe(before);
+
+    // Everything came through the reconciliation: no listener ran.
+    const today = report.realtime.byDay[0];
+    expect(today).toMatchObject({ day: report.generatedAt.slice(0, 10), viaEvents: 0, websocketGaps: 0, websocketDownMs: 0 });
+    // One destination: artifact × destination deliveries are distinct artifacts.
+    expect(today.viaReconcile).toBe(report.summary.delivered);
+    expect(plain(text)).toMatch(new RegExp(`^Real-time path, last 7 day\\(s\\): 0 via events · ${today.viaReconcile} caught by the nightly run · 0 WebSocket gap\\(s\\)`, 'm'));
+    expect(plain(text)).toMatch(/none came through events/);
+  });
+
+  it('shows per day what came through events, what the nightly run had to catch, and the WebSocket gaps', async () => {
+    const h = (current = await harness());
+    const midnight = Math.floor(Date.now() / DAY) * DAY;
+    const at = (days: number, hours = 0) => new Date(midnight + days * DAY + hours * 3_600_000).toISOString();
+    const ledger = SqliteLedger.open(h.ledgerPath);
+    const delivery = (key: string, deliveredAt: string, destination = 'archive') => ({ destination, key, fingerprint: key, size: 1, sha256: 'x', location: key, deliveredAt });
+    ledger.recordDeliveriesVia([delivery('note/E1/A', at(-2, 9)), delivery('note/E1/A', at(-2, 9), 'backup'), delivery('note/E1/B', at(-2, 10))], 'event');
+    ledger.recordDeliveriesVia([delivery('note/E1/C', at(-2, 2))], 'reconcile');
+    ledger.recordDeliveriesVia(['D', 'E', 'F'].map((id) => delivery(`note/E2/${id}`, at(-1, 12))), 'event');
+    ledger.recordDeliveriesVia([delivery('note/E2/G', at(-1, 2))], 'reconcile');
+    ledger.recordDeliveriesVia([delivery('note/E3/H', at(0))], 'event');
+    // Outside the three days asked for.
+    ledger.recordDeliveriesVia([delivery('note/E0/Z', at(-5, 12))], 'reconcile');
+    ledger.openWebsocketGap('sub-1', at(-20), 'old');
+    ledger.closeWebsocketGaps('sub-1', at(-20, 1));
+    ledger.openWebsocketGap('sub-1', at(-2, 23), 'error: ECONNRESET (code 1006)');
+    ledger.closeWebsocketGaps('sub-1', at(-1, 1));
+    ledger.openWebsocketGap('sub-1', at(-1, 23.5), 'token_refused (code 1005)');
+    ledger.close();
+
+    const json = await cli(['status', '--config', h.configPath, '--format', 'json', '--days', '3'], h.env(), h.dir);
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.stdout);
+    expect(schemaErrors('status', report)).toEqual([]);
+    const { realtime } = report;
+    expect(realtime).toMatchObject({ days: 3, since: at(-2) });
+    const sinceMidnight = Date.parse(report.generatedAt) - midnight;
+    expect(realtime.byDay).toEqual([
+      { day: at(0).slice(0, 10), viaEvents: 1, viaReconcile: 0, websocketGaps: 1, websocketDownMs: sinceMidnight },
+      { day: at(-1).slice(0, 10), viaEvents: 3, viaReconcile: 1, websocketGaps: 2, websocketDownMs: 3_600_000 + 1_800_000 },
+      { day: at(-2).slice(0, 10), viaEvents: 2, viaReconcile: 1, websocketGaps: 1, websocketDownMs: 3_600_000 },
+    ]);
+    expect(realtime.websocketGaps).toEqual([
+      { subscriptionId: 'sub-1', disconnectedAt: at(-1, 23.5), reconnectedAt: null, durationMs: sinceMidnight + 1_800_000, reason: 'token_refused (code 1005)' },
+      { subscriptionId: 'sub-1', disconnectedAt: at(-2, 23), reconnectedAt: at(-1, 1), durationMs: 7_200_000, reason: 'error: ECONNRESET (code 1006)' },
+    ]);
+
+    const table = plain((await cli(['status', '--config', h.configPath, '--days', '3'], { ...h.env(), FORCE_COLOR: '0' }, h.dir)).stdout);
+    expect(table).toMatch(/^Real-time path, last 3 day\(s\): 6 via events · 2 caught by the nightly run · 2 WebSocket gap\(s\) \(by UTC day of delivery\)$/m);
+    expect(table).toMatch(/^\s+day\s+via events\s+caught by run\s+by events\s+ws gaps\s+ws down$/m);
+    expect(table).toMatch(new RegExp(`^\\s+${at(-1).slice(0, 10)}\\s+3\\s+1\\s+75\\.0%\\s+2\\s+1h30m$`, 'm'));
+    expect(table).toMatch(new RegExp(`^\\s+${at(-2).slice(0, 10)}\\s+2\\s+1\\s+66\\.7%\\s+1\\s+1h00m$`, 'm'));
+    expect(table).toMatch(/^\s+sub-1\s+\S+ 23:30Z → still down\s+\S+\s+token_refused \(code 1005\)$/m);
+    expect(table).toMatch(/^\s+sub-1\s+\S+ 23:00Z → \S+ 01:00Z\s+2h00m\s+error: ECONNRESET \(code 1006\)$/m);
+    expect(table).not.toMatch(/none came through events/);
+  });
+
+  it('counts a gap on every day it covers, including one still open since before the period', () => {
+    const now = new Date('2026-11-20T06:00:00.000Z');
+    const view = realtimeView(
+      [
+        { day: '2026-11-19', via: 'event', artifacts: 4 },
+        { day: '2026-11-19', via: 'reconcile', artifacts: 1 },
+        { day: '2026-11-20', via: 'event', artifacts: 2 },
+      ],
+      [
+        { subscriptionId: 's', disconnectedAt: '2026-11-01T00:00:00.000Z', reconnectedAt: null, reason: null },
+        { subscriptionId: 's', disconnectedAt: '2026-11-19T10:00:00.000Z', reconnectedAt: '2026-11-19T10:00:00.000Z', reason: 'blip' },
+        { subscriptionId: 's', disconnectedAt: '2026-11-10T00:00:00.000Z', reconnectedAt: '2026-11-10T01:00:00.000Z', reason: 'too old' },
+      ],
+      now,
+      2,
+    );
+    expect(view.since).toBe('2026-11-19T00:00:00.000Z');
+    expect(view.byDay).toEqual([
+      { day: '2026-11-20', viaEvents: 2, viaReconcile: 0, websocketGaps: 1, websocketDownMs: 6 * 3_600_000 },
+      { day: '2026-11-19', viaEvents: 4, viaReconcile: 1, websocketGaps: 2, websocketDownMs: 24 * 3_600_000 },
+    ]);
+    expect(view.websocketGaps.map((gap) => gap.reason)).toEqual(['blip', null]);
+    expect(view.websocketGaps[1]!.durationMs).toBe(now.getTime() - Date.parse('2026-11-01T00:00:00.000Z'));
   });
 
   it('refuses bad options with exit 2', async () => {
@@ -95,5 +180,6 @@ describe('status', () => {
     expect(await cli(['status', '--config', h.configPath, '--runs', '0'], h.env(), h.dir)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--runs "0" is not valid/) });
     expect(await cli(['status', '--config', h.configPath, '--pending-older-than', '2 days'], h.env(), h.dir)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--pending-older-than "2 days" is not valid/) });
     expect(await cli(['status', '--config', h.configPath, '--format', 'csv'], h.env(), h.dir)).toMatchObject({ code: 2 });
+    expect(await cli(['status', '--config', h.configPath, '--days', '0'], h.env(), h.dir)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--days "0" is not valid/) });
   });
 });

@@ -44,8 +44,15 @@ export interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function startChild(h: Harness, configFile: string, env: NodeJS.ProcessEnv = {}): Promise<Child> {
-  const child = spawn(process.execPath, [BIN, '--config', configFile, 'listen'], {
+/** `options.args` go before `listen` (global options); `options.ready` is what stderr shows once it listens. */
+export async function startChild(
+  h: Harness,
+  configFile: string,
+  env: NodeJS.ProcessEnv = {},
+  options: { args?: string[]; ready?: RegExp } = {},
+): Promise<Child> {
+  const ready = options.ready ?? /listening on http/;
+  const child = spawn(process.execPath, [BIN, '--config', configFile, ...(options.args ?? []), 'listen'], {
     cwd: h.dir,
     env: { ...h.env(), ZOOM_WEBHOOK_SECRET_TOKEN: WEBHOOK_SECRET, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -56,7 +63,7 @@ export async function startChild(h: Harness, configFile: string, env: NodeJS.Pro
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const deadline = Date.now() + 20_000;
-  while (!/listening on http/.test(stderr)) {
+  while (!ready.test(stderr)) {
     const done = await Promise.race([exited.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 20))]);
     if (done) throw new Error(`listen exited before listening:\n${stderr}`);
     if (Date.now() > deadline) throw new Error(`listen did not start:\n${stderr}`);

@@ -56,7 +56,7 @@ describe('listen: stopping', () => {
     t = await listenHarness({ destinations: [memory], sandbox: { bandwidth: 150_000 } });
     const recordings = t.h.sandbox.events.forWindow(window).filter((event) => event.event === 'contact_center.recording_completed');
     await t.sender.deliver(recordings, { concurrency: 8 });
-    await waitFor(() => t!.listener.metrics.deliveries.get({ kind: 'recording', outcome: 'delivered' }) >= 1, 'a first delivery');
+    await waitFor(async () => (await t!.listener.metrics.value('zcc_listen_deliveries_total', { kind: 'recording', outcome: 'delivered' })) >= 1, 'a first delivery');
     const { handedBack } = await t.listener.close(10);
     expect(handedBack).toBeGreaterThan(0);
     const listener = await t.restart();

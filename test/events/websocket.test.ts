@@ -72,7 +72,7 @@ describe('listen: the WebSocket event stream', () => {
     expect(memory.putCount.has(lost!.keys[0]!)).toBe(false);
     expect(gaps().length).toBeGreaterThanOrEqual(3);
     for (const gap of gaps()) expect(Date.parse(gap.reconnectedAt!)).toBeGreaterThanOrEqual(Date.parse(gap.disconnectedAt));
-    const metrics = listener.metrics.render();
+    const metrics = await listener.metrics.render();
     expect(metrics).toMatch(/^zcc_listen_websocket_connected 1$/m);
     expect(metrics).toMatch(/^zcc_listen_events_accepted_total\{source="websocket",event="contact_center.engagement_note_added"\} 3$/m);
   });
