@@ -18,8 +18,8 @@ import { pushArtifact, type PushContext, type PushOutcome } from './push.js';
 import { artifactEvent, ReportingPacer } from './run-events.js';
 import { Tally, type Outcome } from './tally.js';
 import { chunkWindow, defaultWindow, explicitWindow, formatWindow, type Chunk, type Window } from './window.js';
-import { TokenProvider } from './zoom/auth.js';
-import { ZoomClient } from './zoom/client.js';
+import type { TokenProvider } from './zoom/auth.js';
+import { buildZoom } from './zoom/build.js';
 import { listChunk, type ListedPage } from './zoom/sources.js';
 
 export interface RunRequest {
@@ -168,37 +168,10 @@ class Walker {
       return { name: destination.name, kinds: configured ? kindsOf(configured, kinds) : new Set(kinds) };
     });
     this.limit = pLimit(config.concurrency);
-    const timeoutMs = Duration.fromISO(config.zoom.requestTimeout).toMillis();
-    this.auth = new TokenProvider({
-      tokenUrl: config.zoom.oauthTokenUrl,
-      secrets: request.secrets,
-      clock,
-      retryLimit: config.zoom.retry.limit,
-      timeoutMs,
-    });
-    const share = config.zoom.rateShare;
-    const pacer = new ReportingPacer(
-      {
-        Light: config.zoom.rateLimits.Light * share,
-        Medium: config.zoom.rateLimits.Medium * share,
-        Heavy: config.zoom.rateLimits.Heavy * share,
-        ...(config.zoom.downloadRate ? { download: config.zoom.downloadRate } : {}),
-      },
-      clock,
-      request.onEvent,
+    const { zoom, auth } = buildZoom(config, request.secrets, clock, request.signal, (rates, pacerClock) =>
+      new ReportingPacer(rates, pacerClock, request.onEvent),
     );
-    const zoom = new ZoomClient({
-      apiBaseUrl: config.zoom.apiBaseUrl,
-      downloadHosts: config.zoom.downloadHosts,
-      auth: this.auth,
-      pacer,
-      clock,
-      timeoutMs,
-      retryLimit: config.zoom.retry.limit,
-      maxBackoffMs: Duration.fromISO(config.zoom.retry.maxBackoff).toMillis(),
-      maxWaitMs: Duration.fromISO(config.zoom.maxWait).toMillis(),
-      signal: request.signal,
-    });
+    this.auth = auth;
     this.push = { zoom, auth: this.auth, ledger: deliveringVia(ledger, 'reconcile'), clock, timezone: config.zoom.timezone, signal: request.signal };
   }
 

@@ -10,7 +10,7 @@ import { newLeaseHolder } from '../ledger/claims.js';
 import type { Ledger } from '../ledger/types.js';
 import type { ListenLog } from './log.js';
 import { Worker, type WorkerMetrics } from './worker.js';
-import { buildZoom } from './zoom.js';
+import { buildZoom } from '../zoom/build.js';
 
 export interface DrainSettings {
   config: Config;

@@ -15,7 +15,7 @@ import { EventSocket } from './websocket.js';
 import { buildWorker } from './drain.js';
 import { ThreadedWorker } from './threaded.js';
 import { DEFAULT_RETRY_DELAYS_MS, type InboxDrain } from './worker.js';
-import { buildZoom } from './zoom.js';
+import { buildZoom } from '../zoom/build.js';
 
 export interface ListenRequest {
   config: Config;

@@ -1,16 +1,24 @@
-// The Zoom client of a listener, built from the config the same way a run builds its own (auth, pacing, retry).
+// The Zoom client built from the config (auth, per-label pacing, retry): one recipe for `run` and `listen`.
 import { Duration } from 'luxon';
 import type { Clock } from '../clock.js';
 import type { Config, ZoomSecrets } from '../config.js';
-import { TokenProvider } from '../zoom/auth.js';
-import { ZoomClient } from '../zoom/client.js';
-import { RatePacer } from '../zoom/pacer.js';
+import { TokenProvider } from './auth.js';
+import { ZoomClient } from './client.js';
+import { RatePacer, type RateLabel } from './pacer.js';
 
-export function buildZoom(config: Config, secrets: ZoomSecrets, clock: Clock, signal: AbortSignal): { zoom: ZoomClient; auth: TokenProvider } {
+export type PacerFactory = (rates: Partial<Record<RateLabel, number>>, clock: Clock) => RatePacer;
+
+export function buildZoom(
+  config: Config,
+  secrets: ZoomSecrets,
+  clock: Clock,
+  signal: AbortSignal | undefined,
+  makePacer: PacerFactory = (rates, pacerClock) => new RatePacer(rates, pacerClock),
+): { zoom: ZoomClient; auth: TokenProvider } {
   const timeoutMs = Duration.fromISO(config.zoom.requestTimeout).toMillis();
   const auth = new TokenProvider({ tokenUrl: config.zoom.oauthTokenUrl, secrets, clock, retryLimit: config.zoom.retry.limit, timeoutMs });
   const share = config.zoom.rateShare;
-  const pacer = new RatePacer(
+  const pacer = makePacer(
     {
       Light: config.zoom.rateLimits.Light * share,
       Medium: config.zoom.rateLimits.Medium * share,
