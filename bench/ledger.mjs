@@ -1,0 +1,126 @@
+// Ledger scale: with 1M delivered rows, diff 100k candidates (≤ 1 s) and record 100k deliveries (≤ 2 s), through the
+// Ledger interface exactly as the engine calls it, plus EXPLAIN QUERY PLAN of the engine's statements.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { artifact, delivery } from './lib/artifacts.mjs';
+import { dist } from './lib/paths.mjs';
+import { check, fmt, writeResult } from './lib/result.mjs';
+
+const { SqliteLedger, ENGINE_SQL } = await import(dist('ledger/sqlite.js'));
+const { planBatch } = await import(dist('plan.js'));
+
+const ROWS = Number(process.env.BENCH_LEDGER_ROWS ?? 1_000_000);
+const CANDIDATES = 100_000;
+const PAGE = 250; // about one listed page's artifacts (100 engagements → notes, dispositions, transcripts)
+const DELIVERY_BATCH = 500;
+const SETUP_BATCH = 20_000;
+const DESTINATION = 'archive';
+const NOW = '2026-11-20T02:00:00.000Z';
+const CUTOFF = '2026-11-17T02:00:00.000Z';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'zcc-bench-ledger-'));
+const file = path.join(dir, 'ledger.sqlite');
+const cpuTimes = {};
+/** Runs f; returns [value, wall ms] and keeps its CPU time (user + system) under `name` (load on the machine shows as wall > CPU). */
+const timed = (f, name) => {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const value = f();
+  const wall = performance.now() - started;
+  if (name) {
+    const used = process.cpuUsage(cpu);
+    cpuTimes[name] = (used.user + used.system) / 1000;
+  }
+  return [value, wall];
+};
+
+try {
+  // 1. A ledger with ROWS artifacts, each delivered once.
+  let ledger = SqliteLedger.open(file);
+  const [, setupMs] = timed(() => {
+    for (let start = 0; start < ROWS; start += SETUP_BATCH) {
+      const batch = [];
+      for (let n = start; n < Math.min(ROWS, start + SETUP_BATCH); n++) batch.push(artifact(n));
+      ledger.rememberArtifacts(batch, NOW, CUTOFF);
+      ledger.recordDeliveries(batch.map((a) => delivery(DESTINATION, a, NOW)));
+    }
+  }, 'setup');
+  ledger.close();
+  console.log(`setup: ${ROWS} artifacts and deliveries in ${fmt.s(setupMs)}`);
+
+  // 2. 100k candidates: half already delivered and unchanged, a tenth delivered but edited, the rest new.
+  const candidates = [];
+  for (let k = 0; k < CANDIDATES; k++) {
+    if (k % 10 < 5) candidates.push(artifact(Math.floor((k / CANDIDATES) * ROWS)));
+    else if (k % 10 === 5) candidates.push(artifact(Math.floor((k / CANDIDATES) * ROWS), 1));
+    else candidates.push(artifact(ROWS + k));
+  }
+  ledger = SqliteLedger.open(file);
+  const scopes = [{ name: DESTINATION, kinds: new Set(['recording', 'recording_transcript', 'messaging_transcript', 'note', 'disposition', 'voicemail', 'voicemail_transcript']) }];
+  const decisions = { push: 0, unchanged: 0, other: 0 };
+  let lookupMs = 0;
+  const [, diffMs] = timed(() => {
+    for (let start = 0; start < candidates.length; start += PAGE) {
+      const page = candidates.slice(start, start + PAGE);
+      const states = ledger.rememberArtifacts(page, NOW, CUTOFF);
+      const lookupStarted = performance.now();
+      const keys = page.map((a) => a.key);
+      const deliveries = new Map([[DESTINATION, ledger.deliveryStates(DESTINATION, keys)]]);
+      for (const item of planBatch(page, states, scopes, deliveries, 10)) {
+        const action = item.decision.action;
+        decisions[action === 'push' || action === 'unchanged' ? action : 'other']++;
+      }
+      lookupMs += performance.now() - lookupStarted;
+    }
+  }, 'diff');
+  console.log(`diff: ${CANDIDATES} candidates in pages of ${PAGE}: ${fmt.ms(diffMs)} (lookups and plan alone ${fmt.ms(lookupMs)}); ${JSON.stringify(decisions)}`);
+
+  // 3. Record 100k deliveries in batches (one transaction each), then 100k one at a time (one transaction each).
+  const toRecord = candidates.map((a) => delivery(DESTINATION, a, NOW));
+  const [, recordMs] = timed(() => {
+    for (let start = 0; start < toRecord.length; start += DELIVERY_BATCH) ledger.recordDeliveries(toRecord.slice(start, start + DELIVERY_BATCH));
+  }, 'record');
+  const single = [];
+  for (let k = 0; k < CANDIDATES; k++) single.push(delivery(DESTINATION, artifact(ROWS + CANDIDATES + k), NOW));
+  const [, singleMs] = timed(() => {
+    for (const entry of single) ledger.recordDeliveries([entry]);
+  }, 'recordOneByOne');
+  console.log(`CPU time: ${Object.entries(cpuTimes).map(([k, v]) => `${k} ${fmt.ms(v)}`).join(', ')}`);
+  console.log(`record: ${CANDIDATES} deliveries in batches of ${DELIVERY_BATCH}: ${fmt.ms(recordMs)}; one per transaction: ${fmt.ms(singleMs)}`);
+  const counts = ledger.counts();
+  // Closing checkpoints the WAL the diff and the deliveries wrote (each page copied back once).
+  const [, closeMs] = timed(() => ledger.close(), 'close');
+  console.log(`close (final checkpoint): ${fmt.ms(closeMs)}`);
+
+  // 4. The query plans of the engine's statements.
+  const db = new Database(file, { readonly: true });
+  const plans = {};
+  for (const [name, sql] of Object.entries(ENGINE_SQL ?? {})) {
+    try {
+      plans[name] = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...placeholders(sql)).map((row) => row.detail);
+    } catch (error) {
+      plans[name] = [`(not explainable: ${error.message})`];
+    }
+  }
+  db.close();
+  for (const [name, lines] of Object.entries(plans)) console.log(`plan ${name}: ${lines.join(' | ')}`);
+
+  writeResult('ledger', {
+    figures: { cpuMs: cpuTimes, rows: ROWS, candidates: CANDIDATES, page: PAGE, deliveryBatch: DELIVERY_BATCH, setupMs, diffMs, lookupMs, decisions, recordMs, singleTransactionMs: singleMs, closeMs, counts, plans },
+    checks: [
+      check('ledger: diff 100k candidates with 1M delivered rows', '≤ 1 s', diffMs / 1000, 1, '<=', `${fmt.s(diffMs)} (${CANDIDATES / PAGE} pages: remember + look up + plan)`),
+      check('ledger: record 100k deliveries', '≤ 2 s', recordMs / 1000, 2, '<=', `${fmt.s(recordMs)} (batches of ${DELIVERY_BATCH}; one transaction each: ${fmt.s(singleMs)})`),
+    ],
+  });
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Parameters for EXPLAIN: named ones as an object of nulls, positional ones as nulls. */
+function placeholders(sql) {
+  const named = [...sql.matchAll(/@(\w+)/g)].map((m) => m[1]);
+  if (named.length > 0) return [Object.fromEntries(named.map((name) => [name, null]))];
+  return Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => null);
+}

@@ -1,0 +1,53 @@
+// The measured process: one reconciliation against the sandbox into a drain destination (bytes are read, nothing
+// is kept), timed, with its peak RSS. The job comes as JSON in argv[2]; the result goes back over IPC.
+import { dist } from './paths.mjs';
+import { sampleRss, vmHwm } from './memory.mjs';
+
+const job = JSON.parse(process.argv[2] ?? '{}');
+const stopSampling = sampleRss(job.sampleMs ?? 20);
+const rssBeforeImport = process.memoryUsage.rss();
+
+try {
+  const [{ runReconciliation }, { parseConfig }, { DrainDestination }] = await Promise.all([
+    import(dist('run.js')),
+    import(dist('config.js')),
+    import('./drain-destination.mjs'),
+  ]);
+  const config = parseConfig(job.config);
+  const destination = new DrainDestination(config.destinations[0].name);
+  const started = performance.now();
+  const result = await runReconciliation({
+    config,
+    secrets: job.secrets,
+    from: job.from,
+    to: job.to,
+    kinds: job.kinds,
+    destinations: [destination],
+  });
+  const wallMs = performance.now() - started;
+  const totals = {};
+  for (const row of result.tally.counts.values()) {
+    for (const [outcome, n] of Object.entries(row)) totals[outcome] = (totals[outcome] ?? 0) + n;
+  }
+  const peakRssSampled = stopSampling();
+  process.send({
+    type: 'done',
+    result: {
+      wallMs,
+      exitCode: result.exitCode,
+      listingComplete: result.listingComplete,
+      incomplete: result.incomplete,
+      stopped: result.stopped ? result.stopped.message : null,
+      totals,
+      kinds: result.tally.toJSON(),
+      bytesDelivered: result.tally.bytesDelivered,
+      bytesDrained: destination.bytesReceived,
+      failures: result.tally.failures.slice(0, 5),
+      rssBeforeImport,
+      peakRssSampled,
+      vmHwm: vmHwm(),
+    },
+  }, () => process.exit(0));
+} catch (error) {
+  process.send({ type: 'done', error: error instanceof Error ? error.stack ?? error.message : String(error) }, () => process.exit(1));
+}
