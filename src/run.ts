@@ -7,7 +7,7 @@ import pLimit from 'p-limit';
 import { SOURCE_OF_KIND, SOURCES, type Artifact, type ArtifactKind, type SourceName } from './artifacts.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config, ZoomSecrets } from './config.js';
-import { createDestination, kindsOf } from './destinations/index.js';
+import { createDestination, kindsOf, sweepStaleTemporaries } from './destinations/index.js';
 import type { Destination } from './destinations/types.js';
 import { ConfigError, CredentialsRefusedError, QuotaExhaustedError, ZoomUnavailableError } from './errors.js';
 import { SqliteLedger } from './ledger/sqlite.js';
@@ -94,7 +94,7 @@ export async function runReconciliation(request: RunRequest): Promise<RunResult>
       ? explicitWindow({ from: request.from, to: request.to, now: clock.now(), timezone: config.zoom.timezone })
       : null;
   // Destinations first: a destination config error must leave no ledger file behind.
-  const destinations: Destination[] = request.destinations ?? (await Promise.all(config.destinations.map((entry) => createDestination(entry, { sweep: !dryRun }))));
+  const destinations: Destination[] = request.destinations ?? (await Promise.all(config.destinations.map((entry) => createDestination(entry))));
   let ledger: Ledger;
   try {
     ledger = openLedger(config.ledger.path, dryRun);
@@ -108,6 +108,8 @@ export async function runReconciliation(request: RunRequest): Promise<RunResult>
       ledger.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: clock.now().toISOString() });
       locked = true;
       ledger.markAbandonedRuns();
+      // Only now, holding the lock: another run's in-flight temp files are not stale.
+      if (!request.destinations) await Promise.all(config.destinations.map(sweepStaleTemporaries));
     }
     const window =
       explicit ??

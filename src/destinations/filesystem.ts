@@ -167,10 +167,14 @@ export class FilesystemDestination implements Destination {
  * Removes temp files (`.<name>.<random>.partial`) that a killed process left under `root`; returns how many.
  * `olderThanMs` spares files written recently, for when another process (a listener) may be writing right now.
  */
-export async function sweepPartials(root: string, options: { olderThanMs?: number } = {}): Promise<number> {
-  // The first look at the root before a run: a root that cannot be a folder is a config error (exit 2), not a crash.
+/** A root that cannot be a folder is a config error (exit 2), found before a run starts, not a crash mid-run. */
+export async function checkRoot(root: string): Promise<void> {
   const rootStats = await stat(root).catch(ignoreMissing);
   if (rootStats && !rootStats.isDirectory()) throw new ConfigError('destinations[].path', root, 'a folder (this is a file)');
+}
+
+export async function sweepPartials(root: string, options: { olderThanMs?: number } = {}): Promise<number> {
+  await checkRoot(root);
   const cutoff = Date.now() - (options.olderThanMs ?? 0);
   let removed = 0;
   const walk = async (dir: string): Promise<void> => {

@@ -4,15 +4,11 @@ import { ARTIFACT_KINDS, type ArtifactKind } from '../artifacts.js';
 import type { DestinationConfig } from '../config.js';
 import type { Destination } from './types.js';
 
-/**
- * `sweep`: remove temp files a killed run left behind. Only `run` asks for it (it holds the run lock); a dry run must
- * change nothing, and a listener may be writing its own temp files.
- */
-export async function createDestination(config: DestinationConfig, options: { sweep?: boolean } = {}): Promise<Destination> {
+export async function createDestination(config: DestinationConfig): Promise<Destination> {
   switch (config.type) {
     case 'filesystem': {
-      const { FilesystemDestination, sweepPartials } = await import('./filesystem.js');
-      if (options.sweep) await sweepPartials(config.path);
+      const { FilesystemDestination, checkRoot } = await import('./filesystem.js');
+      await checkRoot(config.path);
       return new FilesystemDestination({ name: config.name, root: config.path });
     }
     case 's3': {
@@ -28,6 +24,16 @@ export async function createDestination(config: DestinationConfig, options: { sw
       return HttpDestination.fromConfig(config, process.env);
     }
   }
+}
+
+/**
+ * Removes temp files a killed run left behind. Only a run that holds the run lock may call it: a dry run must change
+ * nothing, and another run (or a listener) may be writing its own temp files.
+ */
+export async function sweepStaleTemporaries(config: DestinationConfig): Promise<void> {
+  if (config.type !== 'filesystem') return;
+  const { sweepPartials } = await import('./filesystem.js');
+  await sweepPartials(config.path);
 }
 
 /**
