@@ -3,7 +3,7 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DestinationError } from '../errors.js';
-import { objectPath, type ObjectAddress } from './paths.js';
+import { objectPath, objectPathOrRelease, type ObjectAddress } from './paths.js';
 import type { Destination, PutRequest, PutResult, StoredObject } from './types.js';
 
 export interface MemoryObject {
@@ -25,13 +25,7 @@ export class MemoryDestination implements Destination {
   }
 
   async put(request: PutRequest, body: Readable, signal?: AbortSignal): Promise<PutResult> {
-    let location: string;
-    try {
-      location = objectPath(request);
-    } catch (error) {
-      body.destroy();
-      throw error;
-    }
+    const location = objectPathOrRelease(request, body);
     const chunks: Buffer[] = [];
     const collect = new Writable({
       write(chunk: Buffer, _encoding, done) {

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DestinationError } from '../errors.js';
-import { objectPath, type ObjectAddress } from './paths.js';
+import { objectPath, objectPathOrRelease, type ObjectAddress } from './paths.js';
 import type { Destination, PutRequest, PutResult, StoredObject } from './types.js';
 
 export class NullDestination implements Destination {
@@ -20,13 +20,7 @@ export class NullDestination implements Destination {
   }
 
   async put(request: PutRequest, body: Readable, signal?: AbortSignal): Promise<PutResult> {
-    let location: string;
-    try {
-      location = objectPath(request);
-    } catch (error) {
-      body.destroy();
-      throw error;
-    }
+    const location = objectPathOrRelease(request, body);
     let size = 0;
     const count = new Writable({
       write(chunk: Buffer, _encoding, done) {

@@ -90,3 +90,16 @@ function show(value: unknown): string {
   const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
   return `${JSON.stringify(shown)}${value.length > 40 ? ` (${value.length} chars)` : ''}`;
 }
+
+/**
+ * The location of a put, or a refusal that also releases the body: `put` owns its stream, so one it will never read
+ * must be destroyed rather than left holding a download open.
+ */
+export function objectPathOrRelease(request: ObjectAddress, body: { destroy(): void }): string {
+  try {
+    return objectPath(request);
+  } catch (error) {
+    body.destroy();
+    throw error;
+  }
+}

@@ -88,32 +88,20 @@ export interface StoredFile {
 
 /** Every complete artifact in a filesystem destination, found through its sidecar metadata. */
 export function walkArchive(root: string): StoredFile[] {
-  const found: StoredFile[] = [];
-  const walk = (dir: string) => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const entry of entries) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.meta.json')) {
-        const meta = JSON.parse(readFileSync(full, 'utf8')) as { key: string };
-        const dataPath = full.slice(0, -'.meta.json'.length);
-        const bytes = readFileSync(dataPath);
-        found.push({
-          key: meta.key,
-          path: dataPath,
-          size: bytes.length,
-          sha256: createHash('sha256').update(bytes).digest('hex'),
-          text: dataPath.endsWith('.json') ? bytes.toString('utf8') : null,
-        });
-      }
-    }
-  };
-  walk(root);
+  const found = listFiles(root)
+    .filter((file) => file.endsWith('.meta.json'))
+    .map((sidecar) => {
+      const meta = JSON.parse(readFileSync(path.join(root, sidecar), 'utf8')) as { key: string };
+      const dataPath = path.join(root, sidecar.slice(0, -'.meta.json'.length));
+      const bytes = readFileSync(dataPath);
+      return {
+        key: meta.key,
+        path: dataPath,
+        size: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        text: dataPath.endsWith('.json') ? bytes.toString('utf8') : null,
+      };
+    });
   return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
