@@ -155,11 +155,148 @@ export const httpDestinationSchema = z.strictObject({
   bufferMiB: z.number().int().min(0).max(64).default(8),
 });
 
+// CRM destinations share one shape (PRODUCT.md "Destinations"): where the API is, how the engagement's record is
+// found or created, and per kind whether it becomes text, a file or a link. Each CRM adds its own auth and fields.
+export const TEXT_KINDS = ['note', 'disposition', 'recording_transcript', 'messaging_transcript', 'voicemail_transcript'] as const;
+export const MEDIA_KINDS = ['recording', 'voicemail'] as const;
+export const CRM_LINK_PLACEHOLDERS = ['key', 'kind', 'engagementId', 'date', 'extension'] as const;
+const attachMode = z.enum(['text', 'file', 'link', 'none']);
+const crmUrl = httpUrl.refine(isAllowedHttpTarget, { message: 'an https:// URL (plain http only to loopback)' });
+
+const crmBase = {
+  ...destinationBase,
+  baseUrl: crmUrl,
+  tokenUrl: crmUrl.optional(),
+  record: z
+    .strictObject({
+      /**
+       * `external-id`: the record carrying the engagement's key in `field` is found or created. `contact`: the
+       * consumer's phone number finds a contact, and the engagement's activity (still keyed by `field`) hangs under it.
+       */
+      match: z.enum(['external-id', 'contact']).default('external-id'),
+      /** The searchable field holding our key; each CRM has a default. */
+      field: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,79}$/, 'a field name of letters, digits and "_"').optional(),
+      /** False: only existing records are written to; an engagement without one fails (and is retried next run). */
+      create: z.boolean().default(true),
+    })
+    .default({ match: 'external-id', create: true }),
+  /** Per kind; text kinds take `text` (default) or `file`, media `file` (default) or `link`; `none` skips the kind. */
+  attach: z.partialRecord(kind, attachMode).default({}),
+  /** Our own authenticated viewer for a stored copy, e.g. "https://recordings.example.com/{key}". */
+  linkTemplate: z
+    .string()
+    .refine((template) => /^https:\/\//.test(template) || isAllowedHttpTarget(template.replace(/\{[^{}]*\}/g, 'x')), {
+      message: `an https:// URL template with ${CRM_LINK_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`,
+    })
+    .optional(),
+  /** A storage destination (s3, azure-blob) whose copy a link points to; it must take the linked kinds. */
+  linkFrom: name.optional(),
+  /** Lifetime of a link minted by `linkFrom`; default: that destination's `linkLifetime`. */
+  linkLifetime: linkLifetime.optional(),
+  /** The CRM's file size limit in bytes; above it a file becomes a link. Each CRM has a default. */
+  maxFileBytes: z.number().int().min(1).optional(),
+  requestTimeout: isoDuration.default('PT60S'),
+  retry: z
+    .strictObject({
+      limit: z.number().int().min(0).max(20).default(5),
+      maxBackoff: isoDuration.default('PT30S'),
+      /** A Retry-After longer than this ends the destination's work for the run instead of waiting. */
+      maxRetryAfter: isoDuration.default('PT5M'),
+    })
+    .default({ limit: 5, maxBackoff: 'PT30S', maxRetryAfter: 'PT5M' }),
+};
+
+/** Text kinds become text or a .txt file; media become a file or a link; any kind may be `none`. */
+function checkAttach(crm: { attach: Partial<Record<(typeof ARTIFACT_KINDS)[number], string>> }, context: z.RefinementCtx): void {
+  for (const [artifactKind, mode] of Object.entries(crm.attach)) {
+    const media = (MEDIA_KINDS as readonly string[]).includes(artifactKind);
+    if (media ? mode === 'text' : false) {
+      context.addIssue({ code: 'custom', path: ['attach', artifactKind], message: `"file", "link" or "none" for ${artifactKind} (media is not text)` });
+    }
+  }
+}
+
+export const salesforceDestinationSchema = z.strictObject({
+  ...crmBase,
+  type: z.literal('salesforce'),
+  apiVersion: z.string().regex(/^\d{2,3}\.0$/, 'an API version such as "62.0"').default('62.0'),
+  auth: z.enum(['client-credentials', 'jwt']).default('client-credentials'),
+  clientIdEnv: envName.default('SALESFORCE_CLIENT_ID'),
+  clientSecretEnv: envName.default('SALESFORCE_CLIENT_SECRET'),
+  /** JWT bearer flow: the integration user's username and the PEM private key of the connected app's certificate. */
+  usernameEnv: envName.default('SALESFORCE_USERNAME'),
+  privateKeyEnv: envName.default('SALESFORCE_PRIVATE_KEY'),
+  /** JWT audience: https://login.salesforce.com, or https://test.salesforce.com for a sandbox. */
+  audience: httpUrl.default('https://login.salesforce.com'),
+  /** Notes and dispositions go into the engagement Task's Description, or each into a child Task of its own. */
+  notes: z.enum(['description', 'child-tasks']).default('child-tasks'),
+}).superRefine(checkAttach);
+
+export const zendeskDestinationSchema = z.strictObject({
+  ...crmBase,
+  type: z.literal('zendesk'),
+  auth: z.enum(['api-token', 'oauth']).default('api-token'),
+  emailEnv: envName.default('ZENDESK_EMAIL'),
+  apiTokenEnv: envName.default('ZENDESK_API_TOKEN'),
+  /** OAuth: a client-credentials grant at {baseUrl}/oauth/tokens. */
+  clientIdEnv: envName.default('ZENDESK_CLIENT_ID'),
+  clientSecretEnv: envName.default('ZENDESK_CLIENT_SECRET'),
+}).superRefine(checkAttach);
+
+export const servicenowDestinationSchema = z.strictObject({
+  ...crmBase,
+  type: z.literal('servicenow'),
+  /** The task-based table holding engagement records. */
+  table: z.string().regex(/^[a-z][a-z0-9_]{0,79}$/, 'a table name such as "incident"').default('incident'),
+  auth: z.enum(['basic', 'client-credentials', 'password']).default('client-credentials'),
+  clientIdEnv: envName.default('SERVICENOW_CLIENT_ID'),
+  clientSecretEnv: envName.default('SERVICENOW_CLIENT_SECRET'),
+  usernameEnv: envName.default('SERVICENOW_USERNAME'),
+  passwordEnv: envName.default('SERVICENOW_PASSWORD'),
+}).superRefine(checkAttach);
+
+export const dynamicsDestinationSchema = z.strictObject({
+  ...crmBase,
+  type: z.literal('dynamics'),
+  apiVersion: z.string().regex(/^9\.\d$/, 'a Web API version such as "9.2"').default('9.2'),
+  /** The phonecall alternate key column; without one, records are upserted by a GUID derived from our key. */
+  alternateKey: z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, 'a column logical name such as "new_zcckey"').optional(),
+  tenantIdEnv: envName.default('DYNAMICS_TENANT_ID'),
+  clientIdEnv: envName.default('DYNAMICS_CLIENT_ID'),
+  clientSecretEnv: envName.default('DYNAMICS_CLIENT_SECRET'),
+}).superRefine(checkAttach);
+
+export const hubspotDestinationSchema = z.strictObject({
+  ...crmBase,
+  type: z.literal('hubspot'),
+  accessTokenEnv: envName.default('HUBSPOT_ACCESS_TOKEN'),
+  /** Files v3 folder for uploaded recordings and voicemails. */
+  folderPath: z.string().regex(/^\/[A-Za-z0-9_\-/ ]{0,200}$/, 'a folder path such as "/zcc"').default('/zcc'),
+}).superRefine(checkAttach);
+
+export type CrmDestinationConfig =
+  | z.output<typeof salesforceDestinationSchema>
+  | z.output<typeof zendeskDestinationSchema>
+  | z.output<typeof servicenowDestinationSchema>
+  | z.output<typeof dynamicsDestinationSchema>
+  | z.output<typeof hubspotDestinationSchema>;
+export type SalesforceDestinationConfig = z.output<typeof salesforceDestinationSchema>;
+export type ZendeskDestinationConfig = z.output<typeof zendeskDestinationSchema>;
+export type ServicenowDestinationConfig = z.output<typeof servicenowDestinationSchema>;
+export type DynamicsDestinationConfig = z.output<typeof dynamicsDestinationSchema>;
+export type HubspotDestinationConfig = z.output<typeof hubspotDestinationSchema>;
+export const CRM_TYPES = ['salesforce', 'zendesk', 'servicenow', 'dynamics', 'hubspot'] as const;
+
 export const destinationSchema = z.discriminatedUnion('type', [
   filesystemDestinationSchema,
   s3DestinationSchema,
   azureBlobDestinationSchema,
   httpDestinationSchema,
+  salesforceDestinationSchema,
+  zendeskDestinationSchema,
+  servicenowDestinationSchema,
+  dynamicsDestinationSchema,
+  hubspotDestinationSchema,
 ]);
 
 export const DESTINATION_TYPES = destinationSchema.options.map((option) => option.shape.type.value);

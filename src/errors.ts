@@ -97,6 +97,14 @@ export class DestinationError extends Error {
   }
 }
 
+/**
+ * A destination cannot take anything more this run (its credentials were refused, its daily API allowance is spent):
+ * its remaining artifacts fail fast without counting an attempt, and the other destinations go on.
+ */
+export class DestinationUnavailableError extends DestinationError {
+  override name = 'DestinationUnavailableError';
+}
+
 /** Another run holds the ledger: exit 4. */
 export class LedgerLockedError extends Error {
   override name = 'LedgerLockedError';

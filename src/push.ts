@@ -6,7 +6,7 @@ import type { Artifact } from './artifacts.js';
 import type { Clock } from './clock.js';
 import type { Destination, PutRequest } from './destinations/types.js';
 import type { Ledger } from './ledger/types.js';
-import { CredentialsRefusedError, QuotaExhaustedError } from './errors.js';
+import { CredentialsRefusedError, DestinationUnavailableError, QuotaExhaustedError } from './errors.js';
 import { dateInZone } from './window.js';
 import type { TokenProvider } from './zoom/auth.js';
 import type { ZoomClient } from './zoom/client.js';
@@ -21,7 +21,9 @@ export interface PushContext {
   signal?: AbortSignal;
 }
 
-export type PushOutcome = { ok: true; size: number; sha256: string; location: string } | { ok: false; error: Error };
+export type PushOutcome =
+  | { ok: true; size: number; sha256: string; location: string; /** Set when the destination took a link, not the bytes. */ linked?: true }
+  | { ok: false; error: Error };
 
 /** Counts and hashes what flows through it. */
 class HashingCounter extends Transform {
@@ -44,6 +46,8 @@ export function putRequestFor(artifact: Artifact, timezone: string, contentType:
     extension: artifact.extension,
     contentType,
     size,
+    engagement: artifact.engagement,
+    fingerprint: artifact.fingerprint,
     metadata: {
       key: artifact.key,
       kind: artifact.kind,
@@ -67,15 +71,43 @@ async function openBody(context: PushContext, artifact: Artifact): Promise<{ bod
   return { body: download.body, contentType: download.contentType.split(';')[0]!.trim() || artifact.contentType, size: download.size };
 }
 
+function previousLocation(context: PushContext, artifact: Artifact, destination: Destination): string | undefined {
+  if (!destination.updatesInPlace) return undefined;
+  return context.ledger.deliveryStates(destination.name, [artifact.key]).get(artifact.key)?.location ?? undefined;
+}
+
+/**
+ * A destination that only links to this artifact gets an empty body. It is asked before anything is fetched (a kind
+ * configured as a link), then again once the download's headers tell the size (a file over a CRM's limit): the body
+ * is dropped unread.
+ */
+async function openBodyFor(
+  context: PushContext,
+  artifact: Artifact,
+  destination: Destination,
+): Promise<{ body: Readable; contentType: string; size: number; linked?: { size?: number } }> {
+  const wants = (size: number | undefined) => destination.wantsBody?.(putRequestFor(artifact, context.timezone, artifact.contentType, size)) ?? true;
+  const linkOnly = (size?: number) => ({ body: Readable.from([]), contentType: artifact.contentType, size: 0, linked: { size } });
+  if (!artifact.body) throw new Error(`${artifact.key} is not ready to push (no source URL yet)`);
+  if (!wants(undefined)) return linkOnly();
+  const opened = await openBody(context, artifact);
+  if (wants(opened.size)) return opened;
+  opened.body.destroy();
+  return linkOnly(opened.size);
+}
+
 export async function pushArtifact(context: PushContext, artifact: Artifact, destination: Destination): Promise<PushOutcome> {
   try {
-    const { body, contentType, size } = await openBody(context, artifact);
+    const { body, contentType, size, linked } = await openBodyFor(context, artifact, destination);
     const counter = new HashingCounter();
     body.on('error', (error) => counter.destroy(error));
     body.pipe(counter);
     let put;
     try {
-      put = await destination.put(putRequestFor(artifact, context.timezone, contentType, size), counter, context.signal);
+      const request = putRequestFor(artifact, context.timezone, contentType, linked ? undefined : size);
+      request.previousLocation = previousLocation(context, artifact, destination);
+      if (linked) request.linkOnly = linked;
+      put = await destination.put(request, counter, context.signal);
     } finally {
       body.destroy();
     }
@@ -92,12 +124,14 @@ export async function pushArtifact(context: PushContext, artifact: Artifact, des
         deliveredAt: context.clock.now().toISOString(),
       },
     ]);
-    return { ok: true, size, sha256, location: put.location };
+    return linked ? { ok: true, size, sha256, location: put.location, linked: true } : { ok: true, size, sha256, location: put.location };
   } catch (error) {
     const failure = error instanceof Error ? error : new Error(String(error));
-    // A spent quota or refused credentials stop the run: not this artifact's fault, so no attempt is counted.
-    const runStopper = failure instanceof QuotaExhaustedError || failure instanceof CredentialsRefusedError;
-    if (!context.signal?.aborted && !runStopper) {
+    // A spent quota or refused credentials (Zoom's, or a destination's) are not this artifact's fault: no attempt is
+    // counted, so the artifact keeps its full allowance of retries for the next run.
+    const notTheArtifact =
+      failure instanceof QuotaExhaustedError || failure instanceof CredentialsRefusedError || failure instanceof DestinationUnavailableError;
+    if (!context.signal?.aborted && !notTheArtifact) {
       context.ledger.recordFailure({
         destination: destination.name,
         key: artifact.key,

@@ -7,7 +7,7 @@ import pLimit from 'p-limit';
 import { SOURCE_OF_KIND, SOURCES, type Artifact, type ArtifactKind, type SourceName } from './artifacts.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config, ZoomSecrets } from './config.js';
-import { createDestination, kindsOf, sweepStaleTemporaries } from './destinations/index.js';
+import { createDestinations, kindsOf, orderByLinks, sweepStaleTemporaries } from './destinations/index.js';
 import type { Destination } from './destinations/types.js';
 import { ConfigError, CredentialsRefusedError, QuotaExhaustedError, ZoomUnavailableError } from './errors.js';
 import { SqliteLedger } from './ledger/sqlite.js';
@@ -94,7 +94,7 @@ export async function runReconciliation(request: RunRequest): Promise<RunResult>
       ? explicitWindow({ from: request.from, to: request.to, now: clock.now(), timezone: config.zoom.timezone })
       : null;
   // Destinations first: a destination config error must leave no ledger file behind.
-  const destinations: Destination[] = request.destinations ?? (await Promise.all(config.destinations.map((entry) => createDestination(entry))));
+  const destinations: Destination[] = request.destinations ?? (await createDestinations(config.destinations));
   let ledger: Ledger;
   try {
     ledger = openLedger(config.ledger.path, dryRun);
@@ -145,6 +145,8 @@ class Walker {
   private readonly byName: Map<string, Destination>;
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly inflight = new Set<Promise<void>>();
+  /** In-flight pushes by destination and key, for a destination that links to another's copy of the same key. */
+  private readonly inflightByTarget = new Map<string, Promise<void>>();
   private readonly auth: TokenProvider;
   private readonly push: PushContext;
   /** Who this run is when it claims a key (a listener may be pushing the same keys). */
@@ -165,7 +167,8 @@ class Walker {
     const { config } = request;
     this.dryRun = mode === 'dry-run';
     this.byName = new Map(destinations.map((destination) => [destination.name, destination]));
-    this.scopes = destinations.map((destination) => {
+    // A destination that links to another's stored copy comes after it, so that copy is scheduled (and awaited) first.
+    this.scopes = orderByLinks(destinations).map((destination) => {
       const configured = config.destinations.find((entry) => entry.name === destination.name);
       return { name: destination.name, kinds: configured ? kindsOf(configured, kinds) : new Set(kinds) };
     });
@@ -296,7 +299,8 @@ class Walker {
   }
 
   private async schedule(artifact: Artifact, destination: Destination, tasks: Promise<void>[]): Promise<void> {
-    const task = this.limit(async () => {
+    const upstream = destination.linksFrom ? this.inflightByTarget.get(`${destination.linksFrom}\u0000${artifact.key}`) : undefined;
+    const push = () => this.limit(async () => {
       if (this.halted()) return;
       // Claim the key first: a listener may be pushing it right now, or may have delivered it since the plan.
       const target = { destination: destination.name, key: artifact.key, fingerprint: artifact.fingerprint };
@@ -317,7 +321,8 @@ class Walker {
         this.tally.add(artifact.kind, 'delivered');
         this.tally.bytesDelivered += outcome.size;
         this.request.onEvent?.({ type: 'delivered', key: artifact.key, destination: destination.name, size: outcome.size });
-        this.request.onEvent?.(artifactEvent(artifact, destination.name, 'delivered', undefined, undefined, outcome.size));
+        const how = outcome.linked ? 'linked to the stored copy, not uploaded' : undefined;
+        this.request.onEvent?.(artifactEvent(artifact, destination.name, 'delivered', undefined, how, outcome.size));
       } else {
         if (outcome.error instanceof QuotaExhaustedError || outcome.error instanceof CredentialsRefusedError) {
           // Not the artifact's fault: the run stops, and the artifact is simply left for the next run.
@@ -329,9 +334,16 @@ class Walker {
         this.request.onEvent?.(artifactEvent(artifact, destination.name, 'failed', undefined, outcome.error.message));
       }
     });
+    // Awaited outside the concurrency limit: a push waiting for its upstream must not hold a slot the upstream needs.
+    const task = upstream ? upstream.then(push, push) : push();
+    const target = `${destination.name}\u0000${artifact.key}`;
     this.inflight.add(task);
+    this.inflightByTarget.set(target, task);
     tasks.push(task);
-    void task.finally(() => this.inflight.delete(task));
+    void task.finally(() => {
+      this.inflight.delete(task);
+      if (this.inflightByTarget.get(target) === task) this.inflightByTarget.delete(target);
+    });
     // Backpressure: listing stays only a little ahead of the pushes, so memory does not grow with the window.
     while (this.inflight.size >= this.request.config.concurrency * 8) await Promise.race(this.inflight);
   }

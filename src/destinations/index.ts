@@ -2,6 +2,7 @@
 // not use). Secrets come from the environment here, never from the config file.
 import { ARTIFACT_KINDS, type ArtifactKind } from '../artifacts.js';
 import type { DestinationConfig } from '../config.js';
+import { ConfigError } from '../errors.js';
 import type { Destination } from './types.js';
 
 export async function createDestination(config: DestinationConfig): Promise<Destination> {
@@ -23,7 +24,63 @@ export async function createDestination(config: DestinationConfig): Promise<Dest
       const { HttpDestination } = await import('./http.js');
       return HttpDestination.fromConfig(config, process.env);
     }
+    case 'salesforce': {
+      const { createSalesforceDestination } = await import('./salesforce.js');
+      return createSalesforceDestination(config, process.env);
+    }
+    case 'zendesk': {
+      const { createZendeskDestination } = await import('./zendesk.js');
+      return createZendeskDestination(config, process.env);
+    }
+    case 'servicenow': {
+      const { createServicenowDestination } = await import('./servicenow.js');
+      return createServicenowDestination(config, process.env);
+    }
+    case 'dynamics': {
+      const { createDynamicsDestination } = await import('./dynamics.js');
+      return createDynamicsDestination(config, process.env);
+    }
+    case 'hubspot': {
+      const { createHubspotDestination } = await import('./hubspot.js');
+      return createHubspotDestination(config, process.env);
+    }
   }
+}
+
+/**
+ * Opens every configured destination, then hands each CRM that links to a storage destination (`linkFrom`) that
+ * destination, which must be able to mint links.
+ */
+export async function createDestinations(configs: readonly DestinationConfig[]): Promise<Destination[]> {
+  const opened = await Promise.all(configs.map((entry) => createDestination(entry)));
+  for (const destination of opened) {
+    if (!destination.linksFrom) continue;
+    const source = opened.find((candidate) => candidate.name === destination.linksFrom);
+    if (!source?.link) {
+      await Promise.allSettled(opened.map((entry) => entry.close()));
+      throw new ConfigError(
+        `destinations.${destination.name}.linkFrom`,
+        destination.linksFrom,
+        'the name of a configured s3 or azure-blob destination (one that can issue links)',
+      );
+    }
+    destination.useLinkSource?.(source);
+  }
+  return opened;
+}
+
+/** Destinations in config order, except that one naming another in `linksFrom` moves after it. */
+export function orderByLinks(destinations: readonly Destination[]): Destination[] {
+  const ordered: Destination[] = [];
+  const place = (destination: Destination, seen: Set<string>) => {
+    if (ordered.includes(destination) || seen.has(destination.name)) return;
+    seen.add(destination.name);
+    const source = destinations.find((candidate) => candidate.name === destination.linksFrom);
+    if (source) place(source, seen);
+    ordered.push(destination);
+  };
+  for (const destination of destinations) place(destination, new Set());
+  return ordered;
 }
 
 /**
@@ -48,6 +105,16 @@ export function secretEnvNames(config: DestinationConfig): string[] {
       return ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
     case 'azure-blob':
       return [config.connectionStringEnv, config.accountKeyEnv, config.sasTokenEnv];
+    case 'salesforce':
+      return [config.clientSecretEnv, config.privateKeyEnv];
+    case 'zendesk':
+      return [config.apiTokenEnv, config.clientSecretEnv];
+    case 'servicenow':
+      return [config.clientSecretEnv, config.passwordEnv];
+    case 'dynamics':
+      return [config.clientSecretEnv];
+    case 'hubspot':
+      return [config.accessTokenEnv];
     case 'http':
       return [...new Set(Object.values(config.headers).flatMap((value) => [...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1] ?? '')))];
   }
@@ -55,5 +122,7 @@ export function secretEnvNames(config: DestinationConfig): string[] {
 
 export function kindsOf(config: DestinationConfig, enabled: readonly ArtifactKind[]): Set<ArtifactKind> {
   const own = config.kinds ?? ARTIFACT_KINDS;
-  return new Set(own.filter((kind) => enabled.includes(kind)));
+  // A CRM's `attach: { kind: "none" }` takes the kind out as surely as leaving it out of `kinds`.
+  const skipped = 'attach' in config ? (config.attach as Partial<Record<ArtifactKind, string>>) : {};
+  return new Set(own.filter((kind) => enabled.includes(kind) && skipped[kind] !== 'none'));
 }

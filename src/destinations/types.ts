@@ -1,7 +1,7 @@
 // The one interface every destination implements. A destination knows bytes, keys and metadata; never Zoom, never
 // the ledger (the push engine records deliveries after a destination confirms them).
 import type { Readable } from 'node:stream';
-import type { ArtifactKind } from '../artifacts.js';
+import type { ArtifactKind, EngagementInfo } from '../artifacts.js';
 
 export interface PutRequest {
   /** The artifact key, e.g. `recording/Rec001`; a destination must be idempotent by it. */
@@ -18,6 +18,20 @@ export interface PutRequest {
   metadata: Record<string, string>;
   /** Size in bytes when known in advance (inline bodies, Content-Length). */
   size?: number;
+  /** The engagement's own record (times, direction, agents, consumer): a CRM finds or creates its record from it. */
+  engagement?: EngagementInfo;
+  /** What the source says about the content (changes when a note is edited). */
+  fingerprint?: string;
+  /**
+   * Where this key's earlier copy went at this destination (from the ledger), for destinations that update a copy in
+   * place rather than overwrite by key (`updatesInPlace`): a CRM note's remote id.
+   */
+  previousLocation?: string;
+  /**
+   * Set when `wantsBody` said no: the body is empty and the destination links to the stored copy instead. `size` is
+   * the file's real size when the download's headers told it.
+   */
+  linkOnly?: { size?: number };
 }
 
 export interface PutResult {
@@ -51,5 +65,16 @@ export interface Destination {
    * `linkLifetime`; more than 7 days is a ConfigError.
    */
   link?(location: string, lifetimeSeconds?: number): Promise<string>;
+  /**
+   * Asked before a byte is fetched. False: this destination will only link to the artifact (`attach: "link"`, or a
+   * file over the CRM's size limit), so the push engine downloads nothing and passes an empty body.
+   */
+  wantsBody?(request: PutRequest): boolean;
+  /** The destination whose stored copy this one links to (`linkFrom`): the engine delivers there first. */
+  readonly linksFrom?: string;
+  /** Hands a `linksFrom` destination its source, once every destination is open. */
+  useLinkSource?(source: Destination): void;
+  /** True when `put` needs `previousLocation` (the copy is updated in place, found by its remote id). */
+  readonly updatesInPlace?: boolean;
   close(): Promise<void>;
 }

@@ -4,7 +4,7 @@ import { setMaxListeners } from 'node:events';
 import { Duration } from 'luxon';
 import type { Clock } from '../clock.js';
 import type { Config, ZoomSecrets } from '../config.js';
-import { createDestination, kindsOf } from '../destinations/index.js';
+import { createDestinations, kindsOf, orderByLinks } from '../destinations/index.js';
 import type { Destination } from '../destinations/types.js';
 import { newLeaseHolder } from '../ledger/claims.js';
 import type { Ledger } from '../ledger/types.js';
@@ -33,9 +33,9 @@ export async function buildWorker(settings: DrainSettings, deps: DrainDeps): Pro
   const abort = new AbortController();
   // Every request and download of the worker listens to it.
   setMaxListeners(1000, abort.signal);
-  const destinations = deps.destinations ?? (await Promise.all(config.destinations.map((entry) => createDestination(entry))));
+  const destinations = deps.destinations ?? (await createDestinations(config.destinations));
   const { zoom, auth } = buildZoom(config, settings.secrets, deps.clock, abort.signal);
-  const scopes = destinations.map((destination) => {
+  const scopes = orderByLinks(destinations).map((destination) => {
     const configured = config.destinations.find((entry) => entry.name === destination.name);
     return { name: destination.name, kinds: configured ? kindsOf(configured, config.kinds) : new Set(config.kinds) };
   });

@@ -21,6 +21,11 @@ export interface ConformanceCapabilities {
    * size); bodies just under, at and just over it are checked by size and sha256 (default 1 MiB).
    */
   partBytes?: number;
+  /**
+   * CRMs: no free-form metadata is kept (stat's metadata is {}), and text is stored as rendered for agents (a note's
+   * stat size and read-back are the rendered text's, so the raw-bytes checks apply to files only).
+   */
+  crm?: boolean;
 }
 
 export type DestinationSetup = () => Promise<{ destination: Destination; cleanup: () => Promise<void> }>;
@@ -127,6 +132,8 @@ export function destinationConformance(
   const largeBytes = capabilities.largeBytes ?? 64 * MiB;
   const maxRssGrowthBytes = capabilities.maxRssGrowthBytes ?? 64 * MiB;
   const partBytes = capabilities.partBytes ?? MiB;
+  const crm = capabilities.crm ?? false;
+  const metadataOf = (request: PutRequest) => (crm ? {} : request.metadata);
 
   describe(`destination conformance: ${name}`, () => {
     let current: Awaited<ReturnType<DestinationSetup>> | undefined;
@@ -154,7 +161,7 @@ export function destinationConformance(
       const { location } = await destination().put(request, bodyOf('hello recording'));
       expect(location).toBeTruthy();
       const stored = await destination().stat(request);
-      expect(stored).toEqual({ location, size: Buffer.byteLength('hello recording'), metadata });
+      expect(stored).toEqual({ location, size: Buffer.byteLength('hello recording'), metadata: crm ? {} : metadata });
       expect((await destination().put(request, bodyOf('hello recording'))).location).toBe(location);
     });
 
@@ -173,6 +180,15 @@ export function destinationConformance(
         contentType: 'text/plain; charset=utf-8',
       });
       const { location } = await destination().put(request, bodyOf(text));
+      if (crm) {
+        // Stored as text an agent reads: the words are there, unchanged.
+        const stored = await destination().stat(request);
+        expect(stored?.location).toBe(location);
+        const chunks: Buffer[] = [];
+        for await (const chunk of await destination().read(location)) chunks.push(chunk as Buffer);
+        expect(Buffer.concat(chunks).toString('utf8')).toContain(text);
+        return;
+      }
       expect((await destination().stat(request))?.size).toBe(Buffer.byteLength(text));
       if (readBack) expect(await readSha(location)).toBe(sha256(text));
     });
@@ -188,7 +204,7 @@ export function destinationConformance(
       });
       const content = 'voicemail bytes ✓';
       const { location } = await destination().put(request, bodyOf(content));
-      expect(await destination().stat(request)).toEqual({ location, size: Buffer.byteLength(content), metadata: request.metadata });
+      expect(await destination().stat(request)).toEqual({ location, size: Buffer.byteLength(content), metadata: metadataOf(request) });
       if (readBack) expect(await readSha(location)).toBe(sha256(content));
       await destination().remove(location);
       expect(await destination().stat(request)).toBeNull();
@@ -211,8 +227,9 @@ export function destinationConformance(
       const request = sampleRequest();
       const first = await destination().put(request, bodyOf('first version, longer'));
       const second = await destination().put({ ...request, metadata: { v: '2' } }, bodyOf('second'));
-      expect(second.location).toBe(first.location);
-      expect(await destination().stat(request)).toEqual({ location: first.location, size: 6, metadata: { v: '2' } });
+      // A CRM may keep a replaced file under a new id (a new upload, the old one deleted); there is still one copy.
+      if (!crm) expect(second.location).toBe(first.location);
+      expect(await destination().stat(request)).toEqual({ location: second.location, size: 6, metadata: crm ? {} : { v: '2' } });
       if (readBack) expect(await readSha(second.location)).toBe(sha256('second'));
       await destination().remove(second.location);
       expect(await destination().stat(request)).toBeNull();

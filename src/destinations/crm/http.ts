@@ -1,0 +1,176 @@
+// One got instance per CRM destination with the behaviour PRODUCT.md asks of all five: a 429 pauses every request to
+// that destination until its Retry-After; an expired token is refreshed and the request replayed once; a refused
+// credential or a spent daily allowance ends the destination's work for the run (DestinationUnavailableError) after
+// at most a few requests, while other destinations go on. Each CRM only says how to read its answers (`classify`).
+import { setTimeout as sleep } from 'node:timers/promises';
+import got, { HTTPError, RequestError, type Got, type OptionsInit, type Response } from 'got';
+import { DestinationError, DestinationUnavailableError } from '../../errors.js';
+import { parseRetryAfter } from '../../zoom/pacer.js';
+
+/** What a CRM's answer means for the client as a whole (not for the one request). */
+export type CrmSignal =
+  /** Slow down: pause every request until `waitMs` has passed (null: the CRM did not say; back off). */
+  | { type: 'rate-limit'; waitMs: number | null }
+  /** The daily (or otherwise long) allowance is spent: stop for this run. */
+  | { type: 'daily-limit'; message: string }
+  /** The token expired or was revoked: get a new one and replay. */
+  | { type: 'auth-expired' }
+  /** The credentials themselves are refused. */
+  | { type: 'auth-refused'; message: string };
+
+export interface CrmAnswer {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export interface CrmHttpOptions {
+  /** The destination's name (in errors). */
+  name: string;
+  /** The CRM's name: "Salesforce". */
+  label: string;
+  timeoutMs: number;
+  retry: { limit: number; maxBackoffMs: number; maxRetryAfterMs: number };
+  /** The auth header(s) for the next request; may fetch a token. */
+  authorize(): Promise<Record<string, string>>;
+  /** Forget the cached token (it expired). */
+  invalidate(): void;
+  /** How this CRM says "slow down", "stop for today", "token expired" or "credentials refused"; null: none of those. */
+  classify(answer: CrmAnswer): CrmSignal | null;
+  now?: () => number;
+}
+
+const RETRY_STATUSES = [429, 500, 502, 503, 504];
+
+export class CrmHttp {
+  readonly got: Got;
+  private pausedUntil = 0;
+  private stopped: DestinationUnavailableError | null = null;
+  private readonly now: () => number;
+
+  constructor(private readonly options: CrmHttpOptions) {
+    this.now = options.now ?? Date.now;
+    this.got = got.extend({
+      timeout: { request: options.timeoutMs },
+      throwHttpErrors: true,
+      retry: {
+        limit: options.retry.limit,
+        methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'],
+        statusCodes: RETRY_STATUSES,
+        // Only failures where the CRM cannot have acted: a retried write after a reset could land twice.
+        errorCodes: ['ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND'],
+        maxRetryAfter: options.retry.maxRetryAfterMs,
+        calculateDelay: ({ computedValue }) => {
+          if (computedValue === 0 || this.stopped) return 0;
+          const backoff = Math.min(computedValue, options.retry.maxBackoffMs);
+          return Math.max(backoff, this.pausedUntil - this.now(), 1);
+        },
+      },
+      hooks: {
+        beforeRequest: [
+          async (request) => {
+            if (this.stopped) throw this.stopped;
+            await this.waitForPause(request.signal ?? undefined);
+            Object.assign(request.headers, await options.authorize());
+          },
+        ],
+        afterResponse: [
+          async (response, retryWithMergedOptions) => {
+            const signal = this.read(response);
+            if (!signal) return response;
+            switch (signal.type) {
+              case 'rate-limit': {
+                const waitMs = signal.waitMs ?? Math.min(options.retry.maxBackoffMs, 1000);
+                if (waitMs > options.retry.maxRetryAfterMs) {
+                  this.stop(`${options.label} asks to wait ${Math.ceil(waitMs / 1000)} s (longer than retry.maxRetryAfter); the rest waits for the next run`);
+                } else {
+                  this.pausedUntil = Math.max(this.pausedUntil, this.now() + waitMs);
+                }
+                return response;
+              }
+              case 'daily-limit':
+                this.stop(`${options.label} daily API limit reached (${signal.message}); the rest waits for the next run`);
+                return response;
+              case 'auth-refused':
+                this.stop(`${options.label} refused the credentials: ${signal.message}`);
+                return response;
+              case 'auth-expired': {
+                if (response.request.options.context.replayedAfterAuth) {
+                  this.stop(`${options.label} refused a fresh token`);
+                  return response;
+                }
+                options.invalidate();
+                return retryWithMergedOptions({ context: { replayedAfterAuth: true }, headers: await options.authorize() });
+              }
+            }
+          },
+        ],
+      },
+    });
+  }
+
+  /** Sends a request and turns got's errors into one line naming the CRM, the request and its answer. */
+  async send<T = string>(options: OptionsInit & { url: string }, parse?: (body: string) => T): Promise<{ response: Response<string>; value: T }> {
+    try {
+      const response = (await this.got({ ...options, responseType: 'text', resolveBodyOnly: false, isStream: false } as OptionsInit)) as Response<string>;
+      return { response, value: parse ? parse(response.body) : (response.body as T) };
+    } catch (error) {
+      throw this.explain(error, options);
+    }
+  }
+
+  /** Rejects at once once the destination stopped for the run; the engine calls it before any work. */
+  check(): void {
+    if (this.stopped) throw this.stopped;
+  }
+
+  /** A 429 seen outside got's retries (a streamed upload, which cannot be replayed) still pauses everyone. */
+  pauseFor(waitMs: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, this.now() + waitMs);
+  }
+
+  async waitForPause(signal?: AbortSignal): Promise<void> {
+    const waitMs = this.pausedUntil - this.now();
+    if (waitMs > 0) await sleep(waitMs, undefined, { signal });
+  }
+
+  private stop(message: string): void {
+    this.stopped ??= new DestinationUnavailableError(this.options.name, message);
+  }
+
+  private read(response: Response): CrmSignal | null {
+    const body = typeof response.body === 'string' ? response.body : Buffer.isBuffer(response.body) ? response.body.toString('utf8') : '';
+    return this.options.classify({ statusCode: response.statusCode, headers: response.headers, body });
+  }
+
+  explain(error: unknown, options: { method?: string; url: string | URL }): Error {
+    if (this.stopped) return this.stopped;
+    if (error instanceof DestinationError) return error;
+    const method = (options.method ?? 'GET').toUpperCase();
+    const where = `${method} ${pathOf(options.url)}`;
+    if (error instanceof HTTPError) {
+      const body = String(error.response.body ?? '').replace(/\s+/g, ' ').slice(0, 300);
+      return new DestinationError(this.options.name, `${this.options.label} answered ${error.response.statusCode} to ${where}: ${body}`, { cause: error });
+    }
+    if (error instanceof RequestError) {
+      return new DestinationError(this.options.name, `${this.options.label} ${where} failed: ${error.code ?? error.message}`, { cause: error });
+    }
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+function pathOf(url: string | URL): string {
+  try {
+    return new URL(String(url)).pathname;
+  } catch {
+    return String(url);
+  }
+}
+
+/** Retry-After as seconds or an HTTP date → milliseconds from now, or null. */
+export function retryAfterMs(headers: CrmAnswer['headers'], now = Date.now()): number | null {
+  const raw = headers['retry-after'];
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  const until = parseRetryAfter(value, now);
+  return until === null ? null : Math.max(0, until - now);
+}
