@@ -129,14 +129,15 @@ export async function pushArtifact(context: PushContext, artifact: Artifact, des
     const failure = error instanceof Error ? error : new Error(String(error));
     // A spent quota or refused credentials (Zoom's, or a destination's) are not this artifact's fault: no attempt is
     // counted, so the artifact keeps its full allowance of retries for the next run.
-    const notTheArtifact =
-      failure instanceof QuotaExhaustedError || failure instanceof CredentialsRefusedError || failure instanceof DestinationUnavailableError;
-    if (!context.signal?.aborted && !notTheArtifact) {
+    // A stopped destination still gets a failure row (so the artifact is retried next run even outside its window).
+    const runStopper = failure instanceof QuotaExhaustedError || failure instanceof CredentialsRefusedError;
+    if (!context.signal?.aborted && !runStopper) {
       context.ledger.recordFailure({
         destination: destination.name,
         key: artifact.key,
         error: failure.message,
         at: context.clock.now().toISOString(),
+        countsAsAttempt: !(failure instanceof DestinationUnavailableError),
       });
     }
     return { ok: false, error: failure };

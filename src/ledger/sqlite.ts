@@ -99,8 +99,8 @@ export const ENGINE_SQL = {
          size = excluded.size, sha256 = excluded.sha256, location = excluded.location,
          delivered_at = excluded.delivered_at, attempts = 0, last_error = NULL, last_attempt_at = excluded.last_attempt_at`,
   recordFailure: `INSERT INTO deliveries (destination, key, status, attempts, last_error, last_attempt_at)
-         VALUES (?, ?, 'failed', 1, ?, ?)
-         ON CONFLICT (destination, key) DO UPDATE SET status = 'failed', attempts = deliveries.attempts + 1,
+         VALUES (?, ?, 'failed', ?, ?, ?)
+         ON CONFLICT (destination, key) DO UPDATE SET status = 'failed', attempts = deliveries.attempts + excluded.attempts,
            last_error = excluded.last_error, last_attempt_at = excluded.last_attempt_at`,
   pendingArtifacts: `SELECT descriptor_json, state, pending_since FROM artifacts WHERE state = 'pending'`,
   retryableArtifacts: `SELECT DISTINCT a.descriptor_json, a.state, a.pending_since FROM deliveries d JOIN artifacts a ON a.key = d.key
@@ -369,11 +369,11 @@ export class SqliteLedger implements Ledger {
     this.db.transaction(() => deliveries.forEach((delivery) => upsert.run(delivery)))();
   }
 
-  recordFailure(failure: { destination: string; key: string; error: string; at: string }): void {
+  recordFailure(failure: { destination: string; key: string; error: string; at: string; countsAsAttempt?: boolean }): void {
     // A failed re-delivery of an edited note keeps the earlier copy's record: it is still delivered, just stale.
     this
       .sql(ENGINE_SQL.recordFailure)
-      .run(failure.destination, failure.key, failure.error.slice(0, 2000), failure.at);
+      .run(failure.destination, failure.key, failure.countsAsAttempt === false ? 0 : 1, failure.error.slice(0, 2000), failure.at);
   }
 
   counts(): { artifacts: number; deliveries: number; failed: number; pending: number } {

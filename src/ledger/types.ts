@@ -83,7 +83,11 @@ export interface Ledger extends ListenLedger {
   /** Set-based diff input: the delivery state of many keys at one destination in one lookup. */
   deliveryStates(destination: string, keys: readonly string[]): Map<string, DeliveryState>;
   recordDeliveries(deliveries: readonly Delivery[]): void;
-  recordFailure(failure: { destination: string; key: string; error: string; at: string }): void;
+  /**
+   * Records a failed push, to retry next run. `countsAsAttempt: false` when the destination, not the artifact, was
+   * the problem (its credentials refused, its daily allowance spent): the artifact keeps its full set of attempts.
+   */
+  recordFailure(failure: { destination: string; key: string; error: string; at: string; countsAsAttempt?: boolean }): void;
 
   counts(): { artifacts: number; deliveries: number; failed: number; pending: number };
   close(): void;

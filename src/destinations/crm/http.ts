@@ -71,7 +71,7 @@ export class CrmHttp {
           async (request) => {
             if (this.stopped) throw this.stopped;
             await this.waitForPause(request.signal ?? undefined);
-            Object.assign(request.headers, await options.authorize());
+            Object.assign(request.headers, await this.authorize());
           },
         ],
         afterResponse: [
@@ -95,12 +95,8 @@ export class CrmHttp {
                 this.stop(`${options.label} refused the credentials: ${signal.message}`);
                 return response;
               case 'auth-expired': {
-                if (response.request.options.context.replayedAfterAuth) {
-                  this.stop(`${options.label} refused a fresh token`);
-                  return response;
-                }
                 options.invalidate();
-                return retryWithMergedOptions({ context: { replayedAfterAuth: true }, headers: await options.authorize() });
+                return retryWithMergedOptions({ headers: await this.authorize() });
               }
             }
           },
@@ -134,6 +130,16 @@ export class CrmHttp {
     if (waitMs > 0) await sleep(waitMs, undefined, { signal });
   }
 
+  /** The token source's refusal (credentials refused, token endpoint gone) stops the destination, like a 401. */
+  private async authorize(): Promise<Record<string, string>> {
+    try {
+      return await this.options.authorize();
+    } catch (error) {
+      if (error instanceof DestinationUnavailableError) this.stopped ??= error;
+      throw error;
+    }
+  }
+
   private stop(message: string): void {
     this.stopped ??= new DestinationUnavailableError(this.options.name, message);
   }
@@ -144,6 +150,13 @@ export class CrmHttp {
   }
 
   explain(error: unknown, options: { method?: string; url: string | URL }): Error {
+    // got runs no afterResponse hook on a replayed request's answer: a fresh token refused shows up only here.
+    if (error instanceof HTTPError) {
+      const signal = this.read(error.response);
+      if (signal?.type === 'auth-expired') this.stop(`${this.options.label} refused a fresh token (${error.response.statusCode})`);
+      else if (signal?.type === 'auth-refused') this.stop(`${this.options.label} refused the credentials: ${signal.message}`);
+      else if (signal?.type === 'daily-limit') this.stop(`${this.options.label} daily API limit reached (${signal.message}); the rest waits for the next run`);
+    }
     if (this.stopped) return this.stopped;
     if (error instanceof DestinationError) return error;
     const method = (options.method ?? 'GET').toUpperCase();
