@@ -124,7 +124,7 @@ describe('CrmHttp', () => {
   it('other errors name the CRM, the request and the answer, never the token', async () => {
     const server = await loopback((_request, response) => response.writeHead(400).end('{"message":"bad field Foo"}'));
     const http = client(staticHeaders({ authorization: 'Bearer secret-token-123' }));
-    const error = await http.send({ url: `${server.url}/things`, method: 'POST', json: { a: 1 } }).catch((caught: unknown) => caught as Error);
+    const error = await http.send({ url: `${server.url}/things`, method: 'POST', json: { a: 1 } }).then(() => new Error('resolved'), (caught: unknown) => caught as Error);
     expect(error).toBeInstanceOf(DestinationError);
     expect(error.message).toBe('crm: TestCRM answered 400 to POST /things: {"message":"bad field Foo"}');
     expect(error.message).not.toContain('secret-token-123');
@@ -155,7 +155,7 @@ describe('OAuthToken', () => {
     );
     const token = new OAuthToken({ destination: 'crm', label: 'TestCRM', tokenUrl: `${server.url}/oauth/token`, form: () => ({ client_secret: 's3cr3t' }), timeoutMs: 5000 });
     const http = client(token);
-    const error = await http.send({ url: `${server.url}/api` }).catch((caught: unknown) => caught as Error);
+    const error = await http.send({ url: `${server.url}/api` }).then(() => new Error('resolved'), (caught: unknown) => caught as Error);
     expect(error).toBeInstanceOf(DestinationUnavailableError);
     expect(error.message).toBe('crm: TestCRM refused the credentials at /oauth/token: invalid_client: client identifier invalid');
     expect(error.message).not.toContain('s3cr3t');
