@@ -291,7 +291,7 @@ describe('CrmDestination (the shared engine)', () => {
   it('linkFrom: links to the storage destination\'s copy, and refuses while there is none', async () => {
     const crm = new MemoryCrm();
     const destination = engine(crm, { linkFrom: 'store' });
-    const store: Destination & { link(location: string): Promise<string> } = Object.assign(new MemoryDestination('store'), {
+    const store: Destination & { link(location: string): Promise<string> } = Object.assign(new MemoryDestination({ name: 'store' }), {
       link: async (location: string) => `https://store.example.com/${location}?sig=1`,
     });
     destination.useLinkSource(store);
