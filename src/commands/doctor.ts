@@ -173,7 +173,7 @@ async function endpointCheck(zoom: ZoomClient, source: SourceName, apiBaseUrl: s
   }
 }
 
-/** Writes a small probe object through the destination's own put and removes it again. */
+/** Writes a small probe object through the destination's own put and removes it again (CRMs: a read-only probe). */
 async function destinationCheck(destination: DestinationConfig, timezone: string): Promise<Check> {
   const name = `destination ${destination.name}`;
   const kind: ArtifactKind = destination.kinds?.includes('note') === false ? destination.kinds[0]! : 'note';
@@ -186,6 +186,14 @@ async function destinationCheck(destination: DestinationConfig, timezone: string
   try {
     const { openDestinationQuietly } = await import('./context.js');
     const target = await openDestinationQuietly(destination);
+    if (target.probe) {
+      // A CRM: a probe write would leave a record agents see, so its check is read-only.
+      try {
+        return ok(name, `${destination.type}: ${await target.probe()}`);
+      } finally {
+        await target.close();
+      }
+    }
     try {
       const put = await target.put(
         {

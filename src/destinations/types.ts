@@ -72,6 +72,11 @@ export interface Destination {
   wantsBody?(request: PutRequest): boolean;
   /** The destination whose stored copy this one links to (`linkFrom`): the engine delivers there first. */
   readonly linksFrom?: string;
+  /**
+   * A read-only check for `doctor` where a probe write would be seen by people (a CRM record): credentials accepted,
+   * the API answers. Resolves to a one-line description.
+   */
+  probe?(): Promise<string>;
   /** Hands a `linksFrom` destination its source, once every destination is open. */
   useLinkSource?(source: Destination): void;
   /** True when `put` needs `previousLocation` (the copy is updated in place, found by its remote id). */

@@ -302,6 +302,12 @@ describe('CrmDestination (the shared engine)', () => {
     expect(crm.entries.get(location)?.text).toContain(`https://store.example.com/${stored.location}?sig=1`);
   });
 
+  it('the doctor probe only looks a record up: nothing is written', async () => {
+    const crm = new MemoryCrm();
+    expect(await engine(crm).probe()).toBe('MemoryCRM accepted the credentials and answered a record lookup; nothing was written');
+    expect(crm.calls).toEqual(['find zcc-doctor-probe']);
+  });
+
   it('refuses unsafe ids before any request, like every destination', async () => {
     const crm = new MemoryCrm();
     await expect(engine(crm).put(sampleRequest({ key: 'recording/../x' }), bodyOf('x'))).rejects.toThrow();

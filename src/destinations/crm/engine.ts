@@ -160,6 +160,11 @@ export class CrmDestination implements Destination {
     return found ? { location: found.location, size: found.size, metadata: {} } : null;
   }
 
+  async probe(): Promise<string> {
+    const found = await this.adapter.findRecord({ engagementId: 'zcc-doctor-probe', agents: [], consumers: [] });
+    return `${this.adapter.label} accepted the credentials and answered a record lookup${found ? ' (it even found a probe record)' : ''}; nothing was written`;
+  }
+
   read(location: string): Promise<Readable> {
     return this.adapter.readEntry(location);
   }
