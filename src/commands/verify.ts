@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import chalk from 'chalk';
 import pLimit from 'p-limit';
+import { MEDIA_KINDS } from '../config-schema.js';
 import type { Destination } from '../destinations/types.js';
 import { ConfigError, UsageError } from '../errors.js';
 import type { DeliveredEntry, DeliveredFilter, Ledger } from '../ledger/types.js';
@@ -168,6 +169,10 @@ async function checkEntry(
       extension: artifact.extension,
     });
     if (!stored) return problem('missing', `missing at ${entry.location}`);
+    // A CRM keeps text as rendered for agents, and a link in place of a file: there, being there is the check.
+    if (destination.rendersText && (!(MEDIA_KINDS as readonly string[]).includes(artifact.kind) || entry.size === 0)) {
+      return stored.location === entry.location ? null : problem('differs', `stored at ${stored.location}, the ledger says ${entry.location}`);
+    }
     if (stored.location !== entry.location) return problem('differs', `stored at ${stored.location}, the ledger says ${entry.location}`);
     if (entry.size !== null && stored.size !== entry.size) return problem('differs', `size ${stored.size}, the ledger says ${entry.size}`);
     if (sizeOnly || entry.sha256 === null) return null;

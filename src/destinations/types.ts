@@ -79,6 +79,11 @@ export interface Destination {
   probe?(): Promise<string>;
   /** Hands a `linksFrom` destination its source, once every destination is open. */
   useLinkSource?(source: Destination): void;
+  /**
+   * True for CRMs: text artifacts are stored as rendered for people, and a link may stand in for a file, so `verify`
+   * checks that those exist rather than re-hashing them.
+   */
+  readonly rendersText?: boolean;
   /** True when `put` needs `previousLocation` (the copy is updated in place, found by its remote id). */
   readonly updatesInPlace?: boolean;
   close(): Promise<void>;

@@ -58,6 +58,7 @@ export class CrmDestination implements Destination {
   readonly name: string;
   readonly type: string;
   readonly updatesInPlace = true;
+  readonly rendersText = true;
   readonly linksFrom?: string;
   private readonly adapter: CrmAdapter;
   private readonly records = new Map<string, Promise<CrmRecord>>();
