@@ -299,6 +299,22 @@ export const destinationSchema = z.discriminatedUnion('type', [
   hubspotDestinationSchema,
 ]);
 
+/** Names key the ledger's rows, so they are unique; a CRM's `linkFrom` names a storage destination that can link. */
+function checkDestinationNames(destinations: readonly z.output<typeof destinationSchema>[], context: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  destinations.forEach((destination, index) => {
+    if (seen.has(destination.name)) {
+      context.addIssue({ code: 'custom', path: [index, 'name'], message: `a name no other destination has ("${destination.name}" is used twice)` });
+    }
+    seen.add(destination.name);
+    if (!('linkFrom' in destination) || destination.linkFrom === undefined) return;
+    const source = destinations.find((candidate) => candidate.name === destination.linkFrom);
+    if (!source || (source.type !== 's3' && source.type !== 'azure-blob')) {
+      context.addIssue({ code: 'custom', path: [index, 'linkFrom'], message: 'the name of an s3 or azure-blob destination in this config (one that can issue links)' });
+    }
+  });
+}
+
 export const DESTINATION_TYPES = destinationSchema.options.map((option) => option.shape.type.value);
 
 /** https anywhere; plain http only to loopback, so header secrets never cross a network in clear text. */
@@ -392,6 +408,7 @@ export const configSchema = z.strictObject({
   destinations: z
     .array(destinationSchema)
     .min(1)
+    .superRefine(checkDestinationNames)
     .default([{ name: 'archive', type: 'filesystem', path: './archive' }]),
   listen: listenSchema,
 });

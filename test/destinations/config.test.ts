@@ -13,7 +13,7 @@ const one = (destination: Record<string, unknown>) => parseConfig({ destinations
 describe('destination config', () => {
   it('names every destination type when the type is unknown', () => {
     expect(() => one({ name: 'x', type: 'ftp' })).toThrow(
-      'destinations[0].type: "ftp" is not valid; expected a destination whose "type" is one of: filesystem, s3, azure-blob, http',
+      'destinations[0].type: "ftp" is not valid; expected a destination whose "type" is one of: filesystem, s3, azure-blob, http, salesforce, zendesk, servicenow, dynamics, hubspot',
     );
   });
 
