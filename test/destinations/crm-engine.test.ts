@@ -89,6 +89,21 @@ describe('CrmHttp', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(800);
   });
 
+  it('rate-limit answers waited out do not use up a request\'s retries; 5xx answers do', async () => {
+    let limited = 8;
+    let broken = 3;
+    const server = await loopback((request, response) => {
+      if (request.url === '/limited' && limited-- > 0) response.writeHead(429, { 'retry-after': '0.02' }).end();
+      else if (request.url === '/broken' && broken-- > 0) response.writeHead(503).end();
+      else response.end('ok');
+    });
+    const http = client(staticHeaders({}), 2);
+    expect((await http.send({ url: `${server.url}/limited` })).value).toBe('ok');
+    await expect(http.send({ url: `${server.url}/broken` })).rejects.toThrow(/TestCRM answered 503 to GET \/broken/);
+    expect(server.log.filter((entry) => entry.path === '/limited').length).toBe(9);
+    expect(server.log.filter((entry) => entry.path === '/broken').length).toBe(3);
+  });
+
   it('an expired token is refreshed and the request replayed once; a fresh token refused again stops the destination', async () => {
     let issued = 0;
     const tokens: TokenSource = { headers: async () => ({ authorization: `Bearer t${issued}` }), invalidate: () => void issued++ };

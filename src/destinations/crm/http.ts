@@ -2,6 +2,7 @@
 // that destination until its Retry-After; an expired token is refreshed and the request replayed once; a refused
 // credential or a spent daily allowance ends the destination's work for the run (DestinationUnavailableError) after
 // at most a few requests, while other destinations go on. Each CRM only says how to read its answers (`classify`).
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import got, { HTTPError, RequestError, type Got, type OptionsInit, type Response } from 'got';
 import { DestinationError, DestinationUnavailableError } from '../../errors.js';
@@ -41,11 +42,15 @@ export interface CrmHttpOptions {
 }
 
 const RETRY_STATUSES = [429, 500, 502, 503, 504];
+/** How many rate-limit answers one request waits out before it fails (each one also pauses the destination). */
+const RATE_LIMIT_RETRIES = 20;
 
 export class CrmHttp {
   readonly got: Got;
   private pausedUntil = 0;
   private stopped: DestinationUnavailableError | null = null;
+  /** Answers that said "slow down" (and were waited out), so their retries are not counted as failures. */
+  private readonly rateLimited = new WeakSet<object>();
   private readonly now: () => number;
 
   constructor(private readonly options: CrmHttpOptions) {
@@ -60,8 +65,14 @@ export class CrmHttp {
         // Only failures where the CRM cannot have acted: a retried write after a reset could land twice.
         errorCodes: ['ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND'],
         maxRetryAfter: options.retry.maxRetryAfterMs,
-        calculateDelay: ({ computedValue }) => {
-          if (computedValue === 0 || this.stopped) return 0;
+        calculateDelay: ({ computedValue, error, attemptCount }) => {
+          if (this.stopped || error.options.body instanceof Readable) return 0;
+          // A rate-limit answer the destination waits out is not a failed attempt: a burst of them at the start of a
+          // run (everyone queued behind one record lookup) must not use up one request's retries.
+          if (error.response && this.rateLimited.has(error.response) && attemptCount <= RATE_LIMIT_RETRIES) {
+            return Math.max(this.pausedUntil - this.now(), 1);
+          }
+          if (computedValue === 0) return 0;
           const backoff = Math.min(computedValue, options.retry.maxBackoffMs);
           return Math.max(backoff, this.pausedUntil - this.now(), 1);
         },
@@ -85,6 +96,7 @@ export class CrmHttp {
                   this.stop(`${options.label} asks to wait ${Math.ceil(waitMs / 1000)} s (longer than retry.maxRetryAfter); the rest waits for the next run`);
                 } else {
                   this.pausedUntil = Math.max(this.pausedUntil, this.now() + waitMs);
+                  this.rateLimited.add(response);
                 }
                 return response;
               }
