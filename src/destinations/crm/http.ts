@@ -162,6 +162,12 @@ export class CrmHttp {
   }
 
   explain(error: unknown, options: { method?: string; url: string | URL }): Error {
+    // got wraps what a hook throws (the token source's refusal) in a RequestError: the cause is the real answer.
+    const cause = causeOf(error);
+    if (cause instanceof DestinationUnavailableError) {
+      this.stopped ??= cause;
+      return this.stopped;
+    }
     // got runs no afterResponse hook on a replayed request's answer: a fresh token refused shows up only here.
     if (error instanceof HTTPError) {
       const signal = this.read(error.response);
@@ -182,6 +188,15 @@ export class CrmHttp {
     }
     return error instanceof Error ? error : new Error(String(error));
   }
+}
+
+function causeOf(error: unknown): unknown {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current instanceof DestinationError) return current;
+    current = current.cause;
+  }
+  return current;
 }
 
 function pathOf(url: string | URL): string {
