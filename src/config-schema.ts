@@ -195,6 +195,8 @@ const crmBase = {
   linkLifetime: linkLifetime.optional(),
   /** The CRM's file size limit in bytes; above it a file becomes a link. Each CRM has a default. */
   maxFileBytes: z.number().int().min(1).optional(),
+  /** Paces requests to stay under the CRM's limit instead of meeting its 429s (default: HubSpot 15, others unpaced). */
+  requestsPerSecond: z.number().positive().max(1000).optional(),
   requestTimeout: isoDuration.default('PT60S'),
   retry: z
     .strictObject({

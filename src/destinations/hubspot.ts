@@ -28,6 +28,8 @@ export function createHubspotDestination(config: HubspotDestinationConfig, env: 
     label: LABEL,
     tokens: staticHeaders({ authorization: `Bearer ${token}` }),
     classify: hubspotClassifier(config.accessTokenEnv),
+    // 190 requests per 10 s per account (Professional/Enterprise), shared by every app on it: keep well under.
+    defaultRequestsPerSecond: 15,
     adapter: (http) => new HubspotAdapter(http, config),
   });
 }

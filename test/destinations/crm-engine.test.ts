@@ -104,6 +104,17 @@ describe('CrmHttp', () => {
     expect(server.log.filter((entry) => entry.path === '/broken').length).toBe(3);
   });
 
+  it('requestsPerSecond spaces requests evenly', async () => {
+    const server = await loopback((_request, response) => response.end('ok'));
+    const http = new CrmHttp({
+      name: 'crm', label: 'TestCRM', timeoutMs: 5000, retry: { limit: 0, maxBackoffMs: 10, maxRetryAfterMs: 10 },
+      authorize: async () => ({}), invalidate: () => undefined, classify, requestsPerSecond: 20,
+    });
+    await Promise.all(Array.from({ length: 6 }, (_, n) => http.send({ url: `${server.url}/${n}` })));
+    const times = server.log.map((entry) => entry.at).sort((a, b) => a - b);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(5 * 50 - 20);
+  });
+
   it('an expired token is refreshed and the request replayed once; a fresh token refused again stops the destination', async () => {
     let issued = 0;
     const tokens: TokenSource = { headers: async () => ({ authorization: `Bearer t${issued}` }), invalidate: () => void issued++ };

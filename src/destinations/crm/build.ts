@@ -14,6 +14,8 @@ export interface CrmParts {
   tokens: TokenSource;
   classify: CrmHttpOptions['classify'];
   adapter: (http: CrmHttp) => CrmAdapter;
+  /** The pace when the config sets none (HubSpot: 15/s keeps under its 190 per 10 s with room for other apps). */
+  defaultRequestsPerSecond?: number;
   /** For tests: a virtual clock for pauses and token lifetimes. */
   now?: () => number;
   groupDelayMs?: number;
@@ -29,6 +31,7 @@ export function buildCrmDestination(config: CrmDestinationConfig, parts: CrmPart
     authorize: () => parts.tokens.headers(),
     invalidate: () => parts.tokens.invalidate(),
     classify: parts.classify,
+    requestsPerSecond: config.requestsPerSecond ?? parts.defaultRequestsPerSecond,
     now: parts.now,
   });
   return new CrmDestination({

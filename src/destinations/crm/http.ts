@@ -38,6 +38,8 @@ export interface CrmHttpOptions {
   invalidate(): void;
   /** How this CRM says "slow down", "stop for today", "token expired" or "credentials refused"; null: none of those. */
   classify(answer: CrmAnswer): CrmSignal | null;
+  /** Spaces requests evenly to stay under the CRM's rate limit; unset: as fast as the engine asks. */
+  requestsPerSecond?: number;
   now?: () => number;
 }
 
@@ -48,6 +50,7 @@ const RATE_LIMIT_RETRIES = 20;
 export class CrmHttp {
   readonly got: Got;
   private pausedUntil = 0;
+  private nextSlot = 0;
   private stopped: DestinationUnavailableError | null = null;
   /** Answers that said "slow down" (and were waited out), so their retries are not counted as failures. */
   private readonly rateLimited = new WeakSet<object>();
@@ -81,6 +84,7 @@ export class CrmHttp {
         beforeRequest: [
           async (request) => {
             if (this.stopped) throw this.stopped;
+            await this.waitForSlot(request.signal ?? undefined);
             await this.waitForPause(request.signal ?? undefined);
             Object.assign(request.headers, await this.authorize());
           },
@@ -135,6 +139,14 @@ export class CrmHttp {
   /** A 429 seen outside got's retries (a streamed upload, which cannot be replayed) still pauses everyone. */
   pauseFor(waitMs: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, this.now() + waitMs);
+  }
+
+  private async waitForSlot(signal?: AbortSignal): Promise<void> {
+    if (!this.options.requestsPerSecond) return;
+    const now = this.now();
+    const slot = Math.max(now, this.nextSlot);
+    this.nextSlot = slot + 1000 / this.options.requestsPerSecond;
+    if (slot > now) await sleep(slot - now, undefined, { signal });
   }
 
   async waitForPause(signal?: AbortSignal): Promise<void> {
