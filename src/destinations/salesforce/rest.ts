@@ -1,0 +1,166 @@
+// The REST plumbing the Salesforce adapter stands on: requests through the destination's CrmHttp (so pauses, token
+// refresh and the run-wide stop apply), answers parsed at the edge, SOQL string literals, and our keys as external-id
+// values.
+import { Readable } from 'node:stream';
+import { HTTPError, type OptionsInit } from 'got';
+import { DestinationError, DestinationUnavailableError } from '../../errors.js';
+import type { CrmHttp } from '../crm/http.js';
+import { classifySalesforce } from './classify.js';
+
+/** How many times a request's whole retry budget may end on "slow down" answers before it fails. */
+const RATE_LIMIT_ROUNDS = 4;
+
+export interface RestOptions {
+  destination: string;
+  http: CrmHttp;
+  /** `https://<instance>/services/data/vNN.N`, known once a token was fetched. */
+  apiRoot: () => Promise<string>;
+}
+
+export interface SaveResult {
+  id: string;
+  created?: boolean;
+}
+
+export class SalesforceRest {
+  constructor(private readonly options: RestOptions) {}
+
+  get destination(): string {
+    return this.options.destination;
+  }
+
+  async url(path: string): Promise<string> {
+    return `${await this.options.apiRoot()}${path}`;
+  }
+
+  /**
+   * The answer's body, or an error naming the request; a DestinationUnavailableError inside got's wrapping is
+   * surfaced. A replayable request whose whole retry budget met "slow down" answers goes again (nothing was done, and
+   * the shared pause spaces the rounds): got counts those answers like failures.
+   */
+  async send(path: string, options: Omit<OptionsInit, 'url'> = {}): Promise<{ status: number; body: string }> {
+    const replayable = !(options.body instanceof Readable);
+    for (let round = 1; ; round += 1) {
+      try {
+        const url = await this.url(path);
+        const { response } = await this.options.http.send({ ...options, url });
+        return { status: response.statusCode, body: response.body };
+      } catch (error) {
+        const unavailable = unavailableInside(error);
+        if (unavailable) throw unavailable;
+        if (replayable && round < RATE_LIMIT_ROUNDS && isSlowDown(error)) continue;
+        throw error;
+      }
+    }
+  }
+
+  async json<T>(path: string, parse: (value: unknown) => T, options: Omit<OptionsInit, 'url'> = {}): Promise<T> {
+    const { body } = await this.send(path, options);
+    return parse(parseJson(body, path));
+  }
+
+  /** Like `json`, but a 404 NOT_FOUND is null. */
+  async jsonOrNull<T>(path: string, parse: (value: unknown) => T, options: Omit<OptionsInit, 'url'> = {}): Promise<T | null> {
+    try {
+      return await this.json(path, parse, options);
+    } catch (error) {
+      if (statusOf(error) === 404) return null;
+      throw error;
+    }
+  }
+
+  /** A streamed GET (for file bytes); got's afterResponse hooks do not run on streams, so callers check first. */
+  async stream(path: string): Promise<Readable> {
+    return this.options.http.got.stream(await this.url(path));
+  }
+
+  async query<T>(soql: string, parse: (record: Record<string, unknown>) => T, signal?: AbortSignal): Promise<T[]> {
+    const answer = await this.json(`/query?q=${encodeURIComponent(soql)}`, (value) => parseQuery(value, this.destination), { signal });
+    return answer.map(parse);
+  }
+
+  fail(message: string, cause?: unknown): DestinationError {
+    return new DestinationError(this.destination, `Salesforce ${message}`, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** The HTTP status inside a CrmHttp error (got's HTTPError as its cause), if any. */
+export function statusOf(error: unknown): number | undefined {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (current instanceof HTTPError) return current.response.statusCode;
+  }
+  return undefined;
+}
+
+function isSlowDown(error: unknown): boolean {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (current instanceof HTTPError) {
+      const { statusCode, headers, body } = current.response;
+      return classifySalesforce({ statusCode, headers, body: typeof body === 'string' ? body : String(body ?? '') })?.type === 'rate-limit';
+    }
+  }
+  return false;
+}
+
+function unavailableInside(error: unknown): DestinationUnavailableError | null {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (current instanceof DestinationUnavailableError) return current;
+  }
+  return null;
+}
+
+function parseJson(body: string, path: string): unknown {
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    throw new Error(`Salesforce answered ${path.split('?')[0]} with a body that is not JSON`);
+  }
+}
+
+export function asObject(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`Salesforce ${what}: expected a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+export function stringField(record: Record<string, unknown>, field: string, what: string): string {
+  const value = record[field];
+  if (typeof value !== 'string' || value === '') throw new Error(`Salesforce ${what}: ${field} missing`);
+  return value;
+}
+
+export function optionalString(record: Record<string, unknown>, field: string): string | undefined {
+  const value = record[field];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** `{id, success, errors, created}` of a create or upsert. */
+export function parseSaveResult(value: unknown): SaveResult {
+  const result = asObject(value, 'save result');
+  if (result.success !== true) throw new Error(`Salesforce save result: success is not true: ${JSON.stringify(result.errors ?? null).slice(0, 200)}`);
+  return { id: stringField(result, 'id', 'save result'), created: typeof result.created === 'boolean' ? result.created : undefined };
+}
+
+function parseQuery(value: unknown, destination: string): Record<string, unknown>[] {
+  const answer = asObject(value, 'query result');
+  if (!Array.isArray(answer.records)) throw new Error('Salesforce query result: records missing');
+  if (answer.done === false) throw new DestinationError(destination, 'Salesforce query matched more records than one page holds');
+  return answer.records.map((record) => asObject(record, 'query record'));
+}
+
+/** A SOQL string literal: quotes and backslashes escaped, line breaks written as escapes. */
+export function soqlString(value: string): string {
+  const escaped = value.replace(/[\\'"\n\r\t]/g, (char) => ({ '\\': '\\\\', "'": "\\'", '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[char] ?? char);
+  return `'${escaped}'`;
+}
+
+/**
+ * Our key as an external-id value in a URL path: "/" becomes ":" (Salesforce routes on the path, so a slash, even
+ * encoded, is not safe there), the rest is percent-encoded.
+ */
+export function externalIdOf(key: string): string {
+  return key.replace(/\//g, ':');
+}
+
+export function externalIdPath(keyField: string, key: string): string {
+  return `/sobjects/Task/${keyField}/${encodeURIComponent(externalIdOf(key))}`;
+}
