@@ -89,6 +89,7 @@ async function openBodyFor(
   const wants = (size: number | undefined) => destination.wantsBody?.(putRequestFor(artifact, context.timezone, artifact.contentType, size)) ?? true;
   const linkOnly = (size?: number) => ({ body: Readable.from([]), contentType: artifact.contentType, size: 0, linked: { size } });
   if (!artifact.body) throw new Error(`${artifact.key} is not ready to push (no source URL yet)`);
+  await destination.prepare?.(context.signal);
   if (!wants(undefined)) return linkOnly();
   const opened = await openBody(context, artifact);
   if (wants(opened.size)) return opened;

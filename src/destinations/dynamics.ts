@@ -8,7 +8,7 @@ import type { ArtifactKind, EngagementInfo } from '../artifacts.js';
 import type { DynamicsDestinationConfig } from '../config-schema.js';
 import { DestinationError, DestinationUnavailableError } from '../errors.js';
 import { markerOf, type CrmAdapter, type CrmRecord, type FileEntry, type FoundEntry, type TextEntry } from './crm/adapter.js';
-import { OAuthToken, secretFromEnv, type TokenSource } from './crm/auth.js';
+import { OAuthToken, secretFromEnv } from './crm/auth.js';
 import { buildCrmDestination } from './crm/build.js';
 import type { CrmDestination } from './crm/engine.js';
 import { retryAfterMs, type CrmAnswer, type CrmHttp, type CrmSignal } from './crm/http.js';
@@ -26,8 +26,6 @@ const NOTE_TEXT_LIMIT = 100_000;
 /** The OData headers Microsoft's examples send with every Web API request. */
 const ODATA_HEADERS = { accept: 'application/json', 'odata-maxversion': '4.0', 'odata-version': '4.0', 'if-none-match': 'null' };
 const JSON_BODY = { 'content-type': 'application/json; charset=utf-8' };
-/** How many times got's whole retry budget may end on 429s before a request gives up. */
-const RATE_LIMIT_ROUNDS = 4;
 
 interface ApiCall {
   method: 'GET' | 'PATCH' | 'POST' | 'DELETE';
@@ -66,9 +64,11 @@ export class DynamicsAdapter implements CrmAdapter {
     private readonly options: DynamicsAdapterOptions,
   ) {
     this.api = `${options.baseUrl.replace(/\/+$/, '')}/api/data/v${options.apiVersion}`;
-    // Started at once so the limit is known before the first file is weighed (`wantsBody` cannot wait for it).
-    // A refusal here stops the destination through CrmHttp; the first put reports it.
-    if (options.learnLimit) this.learnLimit().catch(() => undefined);
+  }
+
+  /** The org's limit is learned before the first file is weighed (the engine awaits this before `wantsBody`). */
+  prepare(): Promise<void> {
+    return this.learnLimit();
   }
 
   /** The raw size whose base64 fits the org's maxuploadfilesize (the default until the org has answered). */
@@ -77,8 +77,6 @@ export class DynamicsAdapter implements CrmAdapter {
   }
 
   async findRecord(engagement: EngagementInfo, signal?: AbortSignal): Promise<CrmRecord | null> {
-    // Not awaited: the limit only decides between file and link, and the lookup must not queue behind it in a storm.
-    this.learnLimit().catch(() => undefined);
     const row = await this.getOrNull<PhoneCallRow>(`/phonecalls(${this.recordAddress(engagement)})?$select=activityid,subject`, signal);
     return row ? recordOf(row) : null;
   }
@@ -171,7 +169,7 @@ export class DynamicsAdapter implements CrmAdapter {
     if (!row.isdocument) return Readable.from([Buffer.from(row.notetext ?? '', 'utf8')]);
     const stream = this.http.got.stream(`${this.api}/annotations(${id})/documentbody/$value`, { headers: { ...ODATA_HEADERS, accept: 'text/plain' } });
     const decoder = new Base64Decoder();
-    stream.on('error', (error: Error) => decoder.destroy(unavailableCause(error) ?? this.http.explain(error, { method: 'GET', url: stream.requestUrl ?? this.api })));
+    stream.on('error', (error: Error) => decoder.destroy(this.http.explain(error, { method: 'GET', url: stream.requestUrl ?? this.api })));
     return stream.pipe(decoder);
   }
 
@@ -255,16 +253,7 @@ export class DynamicsAdapter implements CrmAdapter {
     parse?: (body: string) => T,
   ): Promise<{ value: T }> {
     const body = call.raw ?? (call.json === undefined ? undefined : JSON.stringify(call.json));
-    for (let round = 1; ; round += 1) {
-      try {
-        return await this.sendOnce(call, body, parse);
-      } catch (error) {
-        // got's retry budget is shared with 5xx answers; a 429 only asks to wait (CrmHttp pauses everyone), so a
-        // request whose budget ran out on 429s goes again a few times. Every body here is a string or a buffer.
-        if (round < RATE_LIMIT_ROUNDS && statusOf(error) === 429) continue;
-        throw error;
-      }
-    }
+    return this.sendOnce(call, body, parse);
   }
 
   private async sendOnce<T>(
@@ -272,8 +261,7 @@ export class DynamicsAdapter implements CrmAdapter {
     body: string | Buffer | undefined,
     parse?: (body: string) => T,
   ): Promise<{ value: T }> {
-    try {
-      const { value } = await this.http.send<T>(
+    const { value } = await this.http.send<T>(
         {
           url: `${this.api}${call.path}`,
           method: call.method,
@@ -283,10 +271,7 @@ export class DynamicsAdapter implements CrmAdapter {
         },
         parse === undefined ? undefined : (text) => parseAnswer(text, parse, `${call.method} ${call.path.split('?')[0]}`, this.options.name),
       );
-      return { value };
-    } catch (error) {
-      throw unavailableCause(error) ?? error;
-    }
+    return { value };
   }
 }
 
@@ -298,26 +283,6 @@ export function classifyDynamics(answer: CrmAnswer): CrmSignal | null {
   return null;
 }
 
-/** A token source that, once the token endpoint refused us, refuses at once for the rest of the run (no request). */
-class RefusalLatch implements TokenSource {
-  private refused: DestinationUnavailableError | null = null;
-
-  constructor(private readonly inner: TokenSource) {}
-
-  async headers(): Promise<Record<string, string>> {
-    if (this.refused) throw this.refused;
-    try {
-      return await this.inner.headers();
-    } catch (error) {
-      if (error instanceof DestinationUnavailableError) this.refused = error;
-      throw error;
-    }
-  }
-
-  invalidate(): void {
-    this.inner.invalidate();
-  }
-}
 
 export interface DynamicsTestHooks {
   now?: () => number;
@@ -339,7 +304,7 @@ export function createDynamicsDestination(config: DynamicsDestinationConfig, env
   });
   return buildCrmDestination(config, {
     label: LABEL,
-    tokens: new RefusalLatch(tokens),
+    tokens,
     classify: classifyDynamics,
     now: hooks.now,
     groupDelayMs: hooks.groupDelayMs,
@@ -386,13 +351,6 @@ function statusOf(error: unknown): number | undefined {
   return cause instanceof HTTPError ? cause.response.statusCode : undefined;
 }
 
-/** got wraps an error thrown while authorizing (a refused token); the destination-wide stop is the cause. */
-function unavailableCause(error: unknown): DestinationUnavailableError | null {
-  for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    if (current instanceof DestinationUnavailableError) return current;
-  }
-  return null;
-}
 
 function parseAnswer<T>(text: string, parse: (body: string) => T, request: string, destination: string): T {
   try {

@@ -4,8 +4,8 @@
 import { createPrivateKey, createSign, type KeyObject } from 'node:crypto';
 import type { SalesforceDestinationConfig } from '../config-schema.js';
 import { isAllowedHttpTarget } from '../config-schema.js';
-import { ConfigError, DestinationUnavailableError } from '../errors.js';
-import { OAuthToken, secretFromEnv, type TokenSource } from './crm/auth.js';
+import { ConfigError } from '../errors.js';
+import { OAuthToken, secretFromEnv } from './crm/auth.js';
 import { buildCrmDestination } from './crm/build.js';
 import type { CrmDestination } from './crm/engine.js';
 import { SalesforceAdapter } from './salesforce/adapter.js';
@@ -29,16 +29,15 @@ export function createSalesforceDestination(config: SalesforceDestinationConfig,
     // The answer has no expires_in: the token is kept until an API call answers 401 INVALID_SESSION_ID.
     defaultLifetimeMs: Number.POSITIVE_INFINITY,
   });
-  const remembered = rememberRefusal(tokens);
   return buildCrmDestination(config, {
     label: LABEL,
-    tokens: remembered,
+    tokens,
     classify: classifySalesforce,
     adapter: (http) =>
       new SalesforceAdapter({
         destination: config.name,
         http,
-        apiRoot: async () => `${await instanceRoot(config, remembered, tokens)}/services/data/v${config.apiVersion}`,
+        apiRoot: async () => `${await instanceRoot(config, tokens)}/services/data/v${config.apiVersion}`,
         apiVersion: Number(config.apiVersion),
         keyField: config.record.field ?? 'ZCC_Key__c',
         match: config.record.match,
@@ -88,27 +87,8 @@ export function signJwt(claims: { iss: string; sub: string; aud: string }, key: 
   return `${unsigned}.${signature}`;
 }
 
-/**
- * A refused credential is final for the run: later requests fail at once instead of asking the token endpoint again.
- * (The shared OAuthToken forgets a failed fetch, and got wraps an error thrown in its hooks.)
- */
-function rememberRefusal(tokens: OAuthToken): TokenSource {
-  let refused: DestinationUnavailableError | null = null;
-  const guard = async <T>(work: () => Promise<T>): Promise<T> => {
-    if (refused) throw refused;
-    try {
-      return await work();
-    } catch (error) {
-      if (error instanceof DestinationUnavailableError && /refused/.test(error.message)) refused = error;
-      throw error;
-    }
-  };
-  return { headers: () => guard(() => tokens.headers()), invalidate: () => tokens.invalidate() };
-}
-
 /** The org's own host from the token answer (`instance_url`), else `baseUrl`. */
-async function instanceRoot(config: SalesforceDestinationConfig, remembered: TokenSource, tokens: OAuthToken): Promise<string> {
-  await remembered.headers();
+async function instanceRoot(config: SalesforceDestinationConfig, tokens: OAuthToken): Promise<string> {
   const instance = await tokens.instanceUrl();
   const root = instance && isAllowedHttpTarget(instance) ? instance : config.baseUrl;
   return root.replace(/\/+$/, '');

@@ -65,6 +65,8 @@ export interface Destination {
    * `linkLifetime`; more than 7 days is a ConfigError.
    */
   link?(location: string, lifetimeSeconds?: number): Promise<string>;
+  /** Awaited before each push is weighed (`wantsBody`): work a destination does once, like learning its org's limit. */
+  prepare?(signal?: AbortSignal): Promise<void>;
   /**
    * Asked before a byte is fetched. False: this destination will only link to the artifact (`attach: "link"`, or a
    * file over the CRM's size limit), so the push engine downloads nothing and passes an empty body.

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { HTTPError, type OptionsInit } from 'got';
 import type { ArtifactKind, EngagementInfo } from '../artifacts.js';
 import type { ZendeskDestinationConfig } from '../config-schema.js';
-import { ConfigError, DestinationError, DestinationUnavailableError } from '../errors.js';
+import { ConfigError, DestinationError } from '../errors.js';
 import type { CrmAdapter, CrmRecord, FileEntry, FoundEntry, TextEntry } from './crm/adapter.js';
 import { buildCrmDestination } from './crm/build.js';
 import type { CrmDestination } from './crm/engine.js';

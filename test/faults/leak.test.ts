@@ -9,7 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { redactor } from '../../src/redact.js';
-import { harness, listFiles, type Harness } from '../support/harness.js';
+import { harness, listFiles } from '../support/harness.js';
 import { ensureBuild, sleep, startCli } from './child.js';
 import { failedRows, fetchPage } from './support.js';
 

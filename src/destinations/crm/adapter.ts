@@ -53,6 +53,8 @@ export interface CrmAdapter {
   /** How many text entries one write can carry (a Zendesk comment holds several); 1 when each is its own request. */
   readonly entriesPerWrite: number;
 
+  /** Work done once before the first push, e.g. learning a file limit the CRM's org sets (Dataverse). */
+  prepare?(signal?: AbortSignal): Promise<void>;
   /** The engagement's record found by its key (or, with `record.match: "contact"`, as configured), or null. */
   findRecord(engagement: EngagementInfo, signal?: AbortSignal): Promise<CrmRecord | null>;
   /** Creates the engagement's record, idempotently where the API allows (upsert, Idempotency-Key). */

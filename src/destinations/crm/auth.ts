@@ -50,6 +50,8 @@ interface TokenAnswer {
 export class OAuthToken implements TokenSource {
   private current: { token: string; expiresAt: number; instanceUrl?: string } | null = null;
   private fetching: Promise<{ token: string; expiresAt: number; instanceUrl?: string }> | null = null;
+  /** Refused credentials are final for the run: later callers get the same error without another request. */
+  private refused: DestinationUnavailableError | null = null;
   private readonly now: () => number;
   /** Token requests made, for tests that check "at most a few requests" on refused credentials. */
   requests = 0;
@@ -72,6 +74,7 @@ export class OAuthToken implements TokenSource {
   }
 
   private async fresh(): Promise<{ token: string; expiresAt: number; instanceUrl?: string }> {
+    if (this.refused) throw this.refused;
     if (this.current && this.current.expiresAt - 60_000 > this.now()) return this.current;
     this.fetching ??= this.fetch().finally(() => {
       this.fetching = null;
@@ -95,7 +98,8 @@ export class OAuthToken implements TokenSource {
         .json<TokenAnswer>();
     } catch (error) {
       if (error instanceof HTTPError && error.response.statusCode >= 400 && error.response.statusCode < 500) {
-        throw new DestinationUnavailableError(destination, `${label} refused the credentials at ${new URL(tokenUrl).pathname}: ${describeOAuthError(String(error.response.body))}`);
+        this.refused = new DestinationUnavailableError(destination, `${label} refused the credentials at ${new URL(tokenUrl).pathname}: ${describeOAuthError(String(error.response.body))}`);
+        throw this.refused;
       }
       throw new DestinationUnavailableError(destination, `${label} token endpoint unreachable: ${(error as Error).message}`);
     }

@@ -79,6 +79,11 @@ export class CrmDestination implements Destination {
     this.options.links.useSource(source);
   }
 
+  async prepare(signal?: AbortSignal): Promise<void> {
+    this.options.http.check();
+    await this.adapter.prepare?.(signal);
+  }
+
   wantsBody(request: PutRequest): boolean {
     const mode = attachModeOf(request.kind, this.options.attach);
     if (mode === 'link') return false;
@@ -97,6 +102,7 @@ export class CrmDestination implements Destination {
     const engagement = engagementOf(request);
     let record: CrmRecord;
     try {
+      await this.prepare(signal);
       record = await this.recordFor(engagement, signal);
     } catch (error) {
       body.destroy();

@@ -1,14 +1,11 @@
 // The REST plumbing the Salesforce adapter stands on: requests through the destination's CrmHttp (so pauses, token
 // refresh and the run-wide stop apply), answers parsed at the edge, SOQL string literals, and our keys as external-id
 // values.
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { HTTPError, type OptionsInit } from 'got';
-import { DestinationError, DestinationUnavailableError } from '../../errors.js';
+import { DestinationError } from '../../errors.js';
 import type { CrmHttp } from '../crm/http.js';
-import { classifySalesforce } from './classify.js';
 
-/** How many times a request's whole retry budget may end on "slow down" answers before it fails. */
-const RATE_LIMIT_ROUNDS = 4;
 
 export interface RestOptions {
   destination: string;
@@ -33,25 +30,13 @@ export class SalesforceRest {
     return `${await this.options.apiRoot()}${path}`;
   }
 
-  /**
-   * The answer's body, or an error naming the request; a DestinationUnavailableError inside got's wrapping is
-   * surfaced. A replayable request whose whole retry budget met "slow down" answers goes again (nothing was done, and
-   * the shared pause spaces the rounds): got counts those answers like failures.
-   */
+  /** The answer's body, or an error naming the request (pauses, refresh and the run-wide stop are the client's). */
   async send(path: string, options: Omit<OptionsInit, 'url'> = {}): Promise<{ status: number; body: string }> {
-    const replayable = !(options.body instanceof Readable);
-    for (let round = 1; ; round += 1) {
-      try {
-        const url = await this.url(path);
-        const { response } = await this.options.http.send({ ...options, url });
-        return { status: response.statusCode, body: response.body };
-      } catch (error) {
-        const unavailable = unavailableInside(error);
-        if (unavailable) throw unavailable;
-        if (replayable && round < RATE_LIMIT_ROUNDS && isSlowDown(error)) continue;
-        throw error;
-      }
-    }
+    const url = await this.url(path).catch((error: unknown) => {
+      throw this.options.http.explain(error, { url: path });
+    });
+    const { response } = await this.options.http.send({ ...options, url });
+    return { status: response.statusCode, body: response.body };
   }
 
   async json<T>(path: string, parse: (value: unknown) => T, options: Omit<OptionsInit, 'url'> = {}): Promise<T> {
@@ -90,23 +75,6 @@ export function statusOf(error: unknown): number | undefined {
     if (current instanceof HTTPError) return current.response.statusCode;
   }
   return undefined;
-}
-
-function isSlowDown(error: unknown): boolean {
-  for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    if (current instanceof HTTPError) {
-      const { statusCode, headers, body } = current.response;
-      return classifySalesforce({ statusCode, headers, body: typeof body === 'string' ? body : String(body ?? '') })?.type === 'rate-limit';
-    }
-  }
-  return false;
-}
-
-function unavailableInside(error: unknown): DestinationUnavailableError | null {
-  for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    if (current instanceof DestinationUnavailableError) return current;
-  }
-  return null;
 }
 
 function parseJson(body: string, path: string): unknown {

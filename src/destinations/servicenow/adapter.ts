@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { HTTPError, type OptionsInit } from 'got';
 import type { ArtifactKind, EngagementInfo } from '../../artifacts.js';
 import { MEDIA_KINDS } from '../../config-schema.js';
-import { DestinationError, DestinationUnavailableError } from '../../errors.js';
+import { DestinationError } from '../../errors.js';
 import { markerOf, type CrmAdapter, type CrmRecord, type FileEntry, type FoundEntry, type TextEntry } from '../crm/adapter.js';
 import type { CrmHttp } from '../crm/http.js';
 import { leafName } from '../paths.js';
