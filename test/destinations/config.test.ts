@@ -96,6 +96,6 @@ describe('destination config', () => {
   });
 
   it('has an example for every remote destination type', () => {
-    expect(examples.sort()).toEqual(['azure-blob.json', 'http.json', 's3.json']);
+    expect(examples.sort()).toEqual(['azure-blob.json', 'dynamics.json', 'http.json', 'hubspot.json', 's3.json', 'salesforce.json', 'servicenow.json', 'zendesk.json']);
   });
 });
