@@ -100,6 +100,11 @@ export const azureBlobDestinationSchema = z.strictObject({
   blockSizeMiB: z.number().int().min(1).max(4000).default(8),
   uploadConcurrency,
   linkLifetime: linkLifetime.default('PT1H'),
+  /**
+   * A stored access policy on the container: links are SAS under it (its permissions and expiry; revoke them all by
+   * removing it). Without it, each link carries its own read-only permission and `linkLifetime`.
+   */
+  linkPolicy: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a stored access policy identifier of up to 64 characters').optional(),
 });
 
 export const HTTP_URL_PLACEHOLDERS = ['kind', 'key', 'engagementId', 'date'] as const;

@@ -72,6 +72,11 @@ export interface AzureBlobDestinationOptions {
    * (uploadConcurrency + 1) × block size. Default 2. */
   uploadConcurrency?: number;
   linkLifetimeSeconds?: number;
+  /**
+   * A stored access policy on the container (its identifier): links are SAS under it, so they carry no lifetime or
+   * permissions of their own and all of them are revoked at once by changing or removing the policy.
+   */
+  linkPolicy?: string;
 }
 
 export class AzureBlobDestination implements Destination {
@@ -82,6 +87,7 @@ export class AzureBlobDestination implements Destination {
   private readonly blockSize: number;
   private readonly concurrency: number;
   private readonly linkLifetimeSeconds: number;
+  private readonly linkPolicy: string | undefined;
 
   static fromConfig(config: AzureBlobDestinationConfig, env: NodeJS.ProcessEnv): AzureBlobDestination {
     return new AzureBlobDestination({
@@ -91,6 +97,7 @@ export class AzureBlobDestination implements Destination {
       blockSizeBytes: config.blockSizeMiB * MiB,
       uploadConcurrency: config.uploadConcurrency,
       linkLifetimeSeconds: Duration.fromISO(config.linkLifetime).as('seconds'),
+      linkPolicy: config.linkPolicy,
     });
   }
 
@@ -101,6 +108,7 @@ export class AzureBlobDestination implements Destination {
     this.blockSize = Math.max(1, options.blockSizeBytes ?? 8 * MiB);
     this.concurrency = options.uploadConcurrency ?? 2;
     this.linkLifetimeSeconds = checkLinkLifetime(this.name, Math.round(options.linkLifetimeSeconds ?? 3600));
+    this.linkPolicy = options.linkPolicy;
   }
 
   async put(request: PutRequest, body: Readable, signal?: AbortSignal): Promise<PutResult> {
@@ -164,21 +172,29 @@ export class AzureBlobDestination implements Destination {
     await this.container.getBlobClient(name).deleteIfExists({ deleteSnapshots: 'include' });
   }
 
-  /** A read-only SAS URL; minting one needs the account key (connection string with AccountKey, or account + key). */
+  /**
+   * A read-only SAS URL; minting one needs the account key (connection string with AccountKey, or account + key).
+   * With `linkPolicy` the SAS names the container's stored access policy, which sets its permissions and expiry.
+   */
   async link(location: string, lifetimeSeconds: number = this.linkLifetimeSeconds): Promise<string> {
     const seconds = checkLinkLifetime(this.name, lifetimeSeconds);
     const blob = this.container.getBlobClient(checkLocation(this.name, this.prefix, location));
     if (!(blob.credential instanceof StorageSharedKeyCredential)) {
       throw new DestinationError(this.name, 'links need the storage account key; a SAS token cannot mint new links');
     }
+    if (this.linkPolicy) return blob.generateSasUrl({ identifier: this.linkPolicy, protocol: protocolOf(blob.url) });
     return blob.generateSasUrl({
       permissions: BlobSASPermissions.parse('r'),
       expiresOn: new Date(Date.now() + seconds * 1000),
-      protocol: blob.url.startsWith('https:') ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
+      protocol: protocolOf(blob.url),
     });
   }
 
   async close(): Promise<void> {}
+}
+
+function protocolOf(url: string): SASProtocol {
+  return url.startsWith('https:') ? SASProtocol.Https : SASProtocol.HttpsAndHttp;
 }
 
 function errorText(error: unknown): string {

@@ -182,6 +182,25 @@ describe('AzureBlobDestination against Azurite', () => {
     await expect(destination.link(location, 8 * 86_400)).rejects.toThrow(ConfigError);
   });
 
+  it('with linkPolicy, links are SAS under the container\'s stored access policy: removing the policy revokes them', async () => {
+    const container = azurite.container(CONTAINER);
+    const policy = `zcc-read-${serial + 1}`;
+    await container.setAccessPolicy(undefined, [
+      { id: policy, accessPolicy: { permissions: 'r', startsOn: new Date(Date.now() - 60_000), expiresOn: new Date(Date.now() + 365 * 86_400_000) } },
+    ]);
+    const destination = azure({ linkPolicy: policy });
+    const content = patterned(50_000);
+    const { location } = await destination.put(sampleRequest(), bodyOf(content));
+    const link = new URL(await destination.link(location));
+    expect(link.searchParams.get('si')).toBe(policy);
+    expect(link.searchParams.get('se')).toBeNull();
+    const response = await fetch(link);
+    expect(response.status).toBe(200);
+    expect(sha256(Buffer.from(await response.arrayBuffer()))).toBe(sha256(content));
+    await container.setAccessPolicy(undefined, []);
+    expect((await fetch(link)).status).toBe(403);
+  });
+
   it('refuses to read or remove outside its prefix', async () => {
     const destination = azure({ prefix: 'mine' });
     for (const location of ['other/x.mp4', 'mine/../other/x', 'mine/', 'mine//x']) {
