@@ -9,7 +9,7 @@ import type { CrmDestination } from './crm/engine.js';
 import { retryAfterMs, type CrmAnswer, type CrmSignal } from './crm/http.js';
 import { errorMessageOf } from './servicenow/api.js';
 import { ServicenowAdapter } from './servicenow/adapter.js';
-import { DEFAULT_TOKEN_LIFETIME_MS, PasswordGrantToken, rememberRefusal } from './servicenow/token.js';
+import { DEFAULT_TOKEN_LIFETIME_MS, PasswordGrantToken } from './servicenow/token.js';
 
 export { ServicenowAdapter } from './servicenow/adapter.js';
 
@@ -48,8 +48,7 @@ function tokenSourceOf(config: ServicenowDestinationConfig, env: NodeJS.ProcessE
   const clientSecret = secret(config.clientSecretEnv, 'the ServiceNow OAuth client secret');
   const tokenUrl = tokenUrlOf(config);
   const timeoutMs = Duration.fromISO(config.requestTimeout).toMillis();
-  const tokens =
-    config.auth === 'password'
+  return config.auth === 'password'
       ? new PasswordGrantToken({
           destination: config.name,
           tokenUrl,
@@ -70,7 +69,6 @@ function tokenSourceOf(config: ServicenowDestinationConfig, env: NodeJS.ProcessE
           defaultLifetimeMs: DEFAULT_TOKEN_LIFETIME_MS,
           now: hooks.now,
         });
-  return rememberRefusal(tokens);
 }
 
 /** `{tokenUrl ?? baseUrl}/oauth_token.do`; a tokenUrl that already names oauth_token.do is taken as it is. */

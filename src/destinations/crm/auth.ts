@@ -116,7 +116,7 @@ export class OAuthToken implements TokenSource {
 }
 
 /** `error` and `error_description` of an OAuth error body, never the body's other fields. */
-function describeOAuthError(body: string): string {
+export function describeOAuthError(body: string): string {
   try {
     const parsed = JSON.parse(body) as { error?: unknown; error_description?: unknown };
     const parts = [parsed.error, parsed.error_description].filter((part): part is string => typeof part === 'string');

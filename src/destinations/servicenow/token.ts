@@ -3,7 +3,7 @@
 // revoked). The shared OAuthToken cannot do this: it never sees the refresh token.
 import got, { HTTPError } from 'got';
 import { DestinationUnavailableError } from '../../errors.js';
-import type { TokenSource } from '../crm/auth.js';
+import { describeOAuthError, type TokenSource } from '../crm/auth.js';
 
 export interface PasswordGrantOptions {
   destination: string;
@@ -102,36 +102,4 @@ export class PasswordGrantToken implements TokenSource {
     const seconds = Number(answer.expires_in);
     return { token: answer.access_token, expiresAt: this.now() + (seconds > 0 ? seconds * 1000 : DEFAULT_TOKEN_LIFETIME_MS) };
   }
-}
-
-/** `error` and `error_description` of an OAuth error body, never its other fields. */
-function describeOAuthError(body: string): string {
-  try {
-    const parsed = JSON.parse(body) as { error?: unknown; error_description?: unknown };
-    const parts = [parsed.error, parsed.error_description].filter((part): part is string => typeof part === 'string');
-    if (parts.length > 0) return parts.join(': ').slice(0, 200);
-  } catch {
-    // not JSON
-  }
-  return body.replace(/\s+/g, ' ').slice(0, 120);
-}
-
-/**
- * A token source that remembers a refusal: once the token endpoint said no, every later request fails at once
- * without asking again (the shared client's `stop` never sees a refusal raised inside its beforeRequest hook).
- */
-export function rememberRefusal(inner: TokenSource): TokenSource {
-  let refused: DestinationUnavailableError | null = null;
-  return {
-    async headers() {
-      if (refused) throw refused;
-      try {
-        return await inner.headers();
-      } catch (error) {
-        if (error instanceof DestinationUnavailableError) refused = error;
-        throw error;
-      }
-    },
-    invalidate: () => inner.invalidate(),
-  };
 }

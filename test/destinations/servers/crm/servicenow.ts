@@ -430,6 +430,8 @@ export async function startServicenowFake(options: ServicenowFakeOptions = {}): 
     }
     const file = path.join(dir, `${newSysId()}.part`);
     const out = createWriteStream(file);
+    // A cut-off upload destroys the file mid-write; its late write errors are expected, not crashes.
+    out.on('error', () => undefined);
     const hash = createHash('sha256');
     let size = 0;
     let over = false;
@@ -438,7 +440,7 @@ export async function startServicenowFake(options: ServicenowFakeOptions = {}): 
       req.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size > fileLimitBytes) over = true;
-        if (over) return;
+        if (over || out.destroyed) return;
         hash.update(chunk);
         if (!out.write(chunk)) {
           req.pause();
