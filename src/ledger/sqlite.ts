@@ -22,6 +22,7 @@ import type {
   RunOutcome,
   RunRecord,
   StoredArtifact,
+  KeySet,
 } from './types.js';
 import type {
   ClaimResult,
@@ -57,6 +58,9 @@ interface ArtifactRow {
 
 /** Page cache per connection (KiB): the hot part of the key indexes of a million-row ledger, within the run's memory. */
 const CACHE_KIB = 8192;
+
+/** Page cache of the TEMP schema (scratch key sets), KiB. */
+const TEMP_CACHE_KIB = 2048;
 
 /**
  * The engine's hot statements, one place (the ledger benchmark EXPLAINs exactly these). Query plans, from
@@ -143,7 +147,12 @@ export class SqliteLedger implements Ledger {
   /** Statements prepared once per connection, by their SQL text. */
   private readonly statements = new Map<string, Database.Statement>();
 
-  private constructor(private readonly db: Database.Database) {}
+  private keySets = 0;
+
+  private constructor(private readonly db: Database.Database) {
+    // Scratch tables (key sets) spill to a temp file beyond this, instead of growing with the window in memory.
+    db.pragma(`temp.cache_size = -${TEMP_CACHE_KIB}`);
+  }
 
   private sql(text: string): Database.Statement {
     let statement = this.statements.get(text);
@@ -333,6 +342,20 @@ export class SqliteLedger implements Ledger {
       .sql(ENGINE_SQL.retryableArtifacts)
       .all(maxAttempts) as ArtifactRow[];
     return rows.map(toStoredArtifact);
+  }
+
+  scratchKeySet(): KeySet {
+    // A TEMP table lives in this connection's temp file: invisible to other connections, dropped on close.
+    const table = `temp.key_set_${++this.keySets}`;
+    this.db.exec(`CREATE TABLE ${table} (key TEXT PRIMARY KEY) WITHOUT ROWID`);
+    const add = this.db
+      .prepare(`INSERT INTO ${table} (key) SELECT value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING key`)
+      .pluck();
+    const has = this.db.prepare(`SELECT 1 FROM ${table} WHERE key = ?`).pluck();
+    return {
+      addNew: (keys) => (keys.length === 0 ? new Set() : new Set(add.all(JSON.stringify(keys)) as string[])),
+      has: (key) => has.get(key) !== undefined,
+    };
   }
 
   deliveryStates(destination: string, keys: readonly string[]): Map<string, DeliveryState> {

@@ -50,6 +50,13 @@ export interface StoredArtifact {
   pendingSince: string | null;
 }
 
+/** A set of keys the ledger keeps instead of the process's memory (a run's keys seen so far grow with its window). */
+export interface KeySet {
+  /** Adds `keys`; returns those that were not in the set before. */
+  addNew(keys: readonly string[]): Set<string>;
+  has(key: string): boolean;
+}
+
 export interface Ledger extends ListenLedger {
   /** Takes the run lock or throws LedgerLockedError; a lock left by a dead process on this host is taken over. */
   acquireRunLock(owner: { pid: number; host: string; startedAt: string }): void;
@@ -79,6 +86,9 @@ export interface Ledger extends ListenLedger {
   pendingArtifacts(): StoredArtifact[];
   /** Artifacts that failed at some destination with fewer than maxAttempts attempts. */
   retryableArtifacts(maxAttempts: number): StoredArtifact[];
+
+  /** A new, empty key set, private to this ledger handle and gone when it closes (nothing is persisted). */
+  scratchKeySet(): KeySet;
 
   /** Set-based diff input: the delivery state of many keys at one destination in one lookup. */
   deliveryStates(destination: string, keys: readonly string[]): Map<string, DeliveryState>;
