@@ -142,6 +142,9 @@ function openLedger(file: string, readonly: boolean): Ledger {
  */
 const SLICES_PER_RANGE = 4;
 
+/** Failed artifacts planned together when retried from the ledger (about a listed page's worth). */
+const RETRY_BATCH = 250;
+
 function lastEnd(ledger: Ledger): Date | null {
   const end = ledger.lastListedWindowEnd();
   return end ? new Date(end) : null;
@@ -393,8 +396,15 @@ class Walker {
   /** Artifacts that failed in an earlier run are retried from their stored descriptor, even outside the window. */
   private async retryFailed(): Promise<void> {
     const tasks = new TaskGroup();
-    const stored = this.ledger.retryableArtifacts(this.request.config.maxAttempts).map((entry) => entry.artifact);
-    await this.handleArtifacts(stored, tasks);
+    let batch: Artifact[] = [];
+    for (const { artifact } of this.ledger.retryableArtifacts(this.request.config.maxAttempts)) {
+      if (this.halted()) break;
+      batch.push(artifact);
+      if (batch.length < RETRY_BATCH) continue;
+      await this.handleArtifacts(batch, tasks);
+      batch = [];
+    }
+    if (batch.length > 0 && !this.halted()) await this.handleArtifacts(batch, tasks);
     await tasks.settled().catch(() => undefined);
   }
 

@@ -56,6 +56,13 @@ interface ArtifactRow {
   pending_since: string | null;
 }
 
+interface PagedArtifactRow extends ArtifactRow {
+  cursor: number;
+}
+
+/** Stored artifacts read per page when a run walks the pending or failing ones. */
+const STORED_PAGE = 500;
+
 /** Page cache per connection (KiB): the hot part of the key indexes of a million-row ledger, within the run's memory. */
 const CACHE_KIB = 8192;
 
@@ -106,9 +113,10 @@ export const ENGINE_SQL = {
          VALUES (?, ?, 'failed', 1, ?, ?)
          ON CONFLICT (destination, key) DO UPDATE SET status = 'failed', attempts = deliveries.attempts + 1,
            last_error = excluded.last_error, last_attempt_at = excluded.last_attempt_at`,
-  pendingArtifacts: `SELECT descriptor_json, state, pending_since FROM artifacts WHERE state = 'pending'`,
-  retryableArtifacts: `SELECT DISTINCT a.descriptor_json, a.state, a.pending_since FROM deliveries d JOIN artifacts a ON a.key = d.key
-         WHERE d.status = 'failed' AND d.attempts < ?`,
+  pendingArtifacts: `SELECT id AS cursor, descriptor_json, state, pending_since FROM artifacts
+         WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?`,
+  retryableArtifacts: `SELECT d.id AS cursor, a.descriptor_json, a.state, a.pending_since FROM deliveries d JOIN artifacts a ON a.key = d.key
+         WHERE d.status = 'failed' AND d.attempts < ? AND d.id > ? ORDER BY d.id LIMIT ?`,
 } as const;
 
 interface RememberedRow {
@@ -330,18 +338,22 @@ export class SqliteLedger implements Ledger {
       .run(state, now, JSON.stringify(keys));
   }
 
-  pendingArtifacts(): StoredArtifact[] {
-    const rows = this
-      .sql(ENGINE_SQL.pendingArtifacts)
-      .all() as ArtifactRow[];
-    return rows.map(toStoredArtifact);
+  *pendingArtifacts(): Generator<StoredArtifact> {
+    yield* this.pages((after) => this.sql(ENGINE_SQL.pendingArtifacts).all(after, STORED_PAGE) as PagedArtifactRow[]);
   }
 
-  retryableArtifacts(maxAttempts: number): StoredArtifact[] {
-    const rows = this
-      .sql(ENGINE_SQL.retryableArtifacts)
-      .all(maxAttempts) as ArtifactRow[];
-    return rows.map(toStoredArtifact);
+  *retryableArtifacts(maxAttempts: number): Generator<StoredArtifact> {
+    yield* this.pages((after) => this.sql(ENGINE_SQL.retryableArtifacts).all(maxAttempts, after, STORED_PAGE) as PagedArtifactRow[]);
+  }
+
+  /** Keyset paging: each page is read whole before its items are yielded, so no statement stays open in between. */
+  private *pages(page: (after: number) => PagedArtifactRow[]): Generator<StoredArtifact> {
+    for (let after = 0; ; ) {
+      const rows = page(after);
+      for (const row of rows) yield toStoredArtifact(row);
+      if (rows.length < STORED_PAGE) return;
+      after = rows[rows.length - 1]!.cursor;
+    }
   }
 
   scratchKeySet(): KeySet {

@@ -82,10 +82,13 @@ export interface Ledger extends ListenLedger {
   /** The recorded state of each key (dry runs, which remember nothing). */
   artifactStates(keys: readonly string[]): Map<string, ArtifactState>;
   markArtifactState(keys: readonly string[], state: 'ready' | 'pending' | 'not_available', now: string): void;
-  /** Pending artifacts (to re-check even outside the window). */
-  pendingArtifacts(): StoredArtifact[];
-  /** Artifacts that failed at some destination with fewer than maxAttempts attempts. */
-  retryableArtifacts(maxAttempts: number): StoredArtifact[];
+  /** Pending artifacts (to re-check even outside the window), read a page at a time as the caller iterates. */
+  pendingArtifacts(): Iterable<StoredArtifact>;
+  /**
+   * Artifacts that failed at some destination with fewer than maxAttempts attempts, read a page at a time as the caller
+   * iterates (the caller may write to the ledger between items); one failing at several destinations may come again.
+   */
+  retryableArtifacts(maxAttempts: number): Iterable<StoredArtifact>;
 
   /** A new, empty key set, private to this ledger handle and gone when it closes (nothing is persisted). */
   scratchKeySet(): KeySet;
