@@ -111,6 +111,8 @@ export async function runReconciliation(request: RunRequest): Promise<RunResult>
       ledger.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: clock.now().toISOString() });
       locked = true;
       ledger.markAbandonedRuns();
+      // Releases, deliveries and failures (two writes per push besides the claim) are committed in groups.
+      ledger.groupWrites();
       // Only now, holding the lock: another run's in-flight temp files are not stale.
       if (!request.destinations) await Promise.all(config.destinations.map(sweepStaleTemporaries));
     }

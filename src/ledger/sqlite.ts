@@ -66,6 +66,16 @@ const STORED_PAGE = 500;
 /** Page cache per connection (KiB): the hot part of the key indexes of a million-row ledger, within the run's memory. */
 const CACHE_KIB = 8192;
 
+/**
+ * Deferred writes (groupWrites): committed together after this long or this many, whichever comes first. Every commit
+ * rewrites each page it touched, and the key indexes take random inserts, so a run committing release and delivery one
+ * push at a time rewrote the same index pages over and over (100k pushes on a 1M-row ledger: claim + release + record
+ * 9.3 s one by one, 5.2 s grouped). Only the writes are held: no transaction stays open, so another handle (a listener)
+ * never waits longer than one commit for the lock.
+ */
+const GROUP_MS = 200;
+const GROUP_WRITES = 2000;
+
 /** Page cache of the TEMP schema (scratch key sets), KiB. */
 const TEMP_CACHE_KIB = 2048;
 
@@ -156,6 +166,12 @@ export class SqliteLedger implements Ledger {
   private readonly statements = new Map<string, Database.Statement>();
 
   private keySets = 0;
+  private grouping = false;
+  /** Writes held for the next commit, in order. */
+  private deferred: (() => void)[] = [];
+  private commitTimer: NodeJS.Timeout | null = null;
+  /** A timed commit that failed; the next write or flush throws it (a timer has nobody to throw to). */
+  private deferredFailure: Error | null = null;
 
   private constructor(private readonly db: Database.Database) {
     // Scratch tables (key sets) spill to a temp file beyond this, instead of growing with the window in memory.
@@ -197,6 +213,45 @@ export class SqliteLedger implements Ledger {
     return new SqliteLedger(db);
   }
 
+  groupWrites(): void {
+    this.grouping = true;
+  }
+
+  flush(): void {
+    if (this.commitTimer) clearTimeout(this.commitTimer);
+    this.commitTimer = null;
+    const writes = this.deferred;
+    this.deferred = [];
+    if (writes.length > 0) this.db.transaction(() => writes.forEach((write) => write())).immediate();
+    if (this.deferredFailure) {
+      const failure = this.deferredFailure;
+      this.deferredFailure = null;
+      throw failure;
+    }
+  }
+
+  /** A write that does not answer anything: held for the next grouped commit when writes are grouped. */
+  private writeLater(write: () => void): void {
+    if (this.deferredFailure) this.flush();
+    if (!this.grouping) {
+      this.db.transaction(write)();
+      return;
+    }
+    this.deferred.push(write);
+    if (this.deferred.length >= GROUP_WRITES) {
+      this.flush();
+      return;
+    }
+    this.commitTimer ??= setTimeout(() => {
+      try {
+        this.flush();
+      } catch (error) {
+        this.deferredFailure = error as Error;
+      }
+    }, GROUP_MS);
+    this.commitTimer.unref();
+  }
+
   acquireRunLock(owner: { pid: number; host: string; startedAt: string }): void {
     this.db.transaction(() => {
       const held = this.sql('SELECT pid, host, started_at FROM run_lock WHERE id = 1').get() as
@@ -228,6 +283,8 @@ export class SqliteLedger implements Ledger {
   }
 
   finishRun(id: number, result: { outcome: RunOutcome; listingComplete: boolean; counts: RunCounts; bytes: number; finishedAt: string }): void {
+    // A run recorded as finished has every delivery of it recorded.
+    this.flush();
     this
       .sql(
         `UPDATE runs SET outcome = ?, listing_complete = ?, counts_json = ?, bytes = ?, finished_at = ? WHERE id = ?`,
@@ -284,7 +341,8 @@ export class SqliteLedger implements Ledger {
   }
 
   markChunkDone(runId: number, source: SourceName, chunkId: string): void {
-    this.sql('INSERT OR IGNORE INTO chunks (run_id, source, chunk_id) VALUES (?, ?, ?)').run(runId, source, chunkId);
+    // Held like the deliveries before it, so a chunk is never recorded done ahead of what was delivered in it.
+    this.writeLater(() => this.sql('INSERT OR IGNORE INTO chunks (run_id, source, chunk_id) VALUES (?, ?, ?)').run(runId, source, chunkId));
   }
 
   rememberArtifacts(artifacts: readonly Artifact[], now: string, pendingCutoff: string): Map<string, ArtifactState> {
@@ -339,10 +397,12 @@ export class SqliteLedger implements Ledger {
   }
 
   *pendingArtifacts(): Generator<StoredArtifact> {
+    this.flush();
     yield* this.pages((after) => this.sql(ENGINE_SQL.pendingArtifacts).all(after, STORED_PAGE) as PagedArtifactRow[]);
   }
 
   *retryableArtifacts(maxAttempts: number): Generator<StoredArtifact> {
+    this.flush();
     yield* this.pages((after) => this.sql(ENGINE_SQL.retryableArtifacts).all(maxAttempts, after, STORED_PAGE) as PagedArtifactRow[]);
   }
 
@@ -371,6 +431,7 @@ export class SqliteLedger implements Ledger {
   }
 
   deliveryStates(destination: string, keys: readonly string[]): Map<string, DeliveryState> {
+    this.flush();
     const rows = this
       .sql(ENGINE_SQL.deliveryStates)
       .all(destination, JSON.stringify(keys)) as {
@@ -401,14 +462,14 @@ export class SqliteLedger implements Ledger {
 
   recordDeliveries(deliveries: readonly Delivery[]): void {
     const upsert = this.sql(ENGINE_SQL.recordDelivery);
-    this.db.transaction(() => deliveries.forEach((delivery) => upsert.run(delivery)))();
+    const rows = [...deliveries];
+    this.writeLater(() => rows.forEach((delivery) => upsert.run(delivery)));
   }
 
   recordFailure(failure: { destination: string; key: string; error: string; at: string }): void {
     // A failed re-delivery of an edited note keeps the earlier copy's record: it is still delivered, just stale.
-    this
-      .sql(ENGINE_SQL.recordFailure)
-      .run(failure.destination, failure.key, failure.error.slice(0, 2000), failure.at);
+    const statement = this.sql(ENGINE_SQL.recordFailure);
+    this.writeLater(() => statement.run(failure.destination, failure.key, failure.error.slice(0, 2000), failure.at));
   }
 
   counts(): { artifacts: number; deliveries: number; failed: number; pending: number } {
@@ -424,7 +485,11 @@ export class SqliteLedger implements Ledger {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    try {
+      if (this.db.open) this.flush();
+    } finally {
+      if (this.db.open) this.db.close();
+    }
   }
 
   // --- The operator's views (status, verify, doctor). Kept apart from the engine's methods above on purpose.
@@ -686,15 +751,21 @@ export class SqliteLedger implements Ledger {
   }
 
   release(target: Pick<ClaimTarget, 'destination' | 'key'>, holder: LeaseHolder): void {
-    this.sql('DELETE FROM claims WHERE destination = ? AND key = ? AND owner = ?').run(target.destination, target.key, holder.id);
+    // Held (when grouped) behind the delivery it follows: until both commit, others see the key as held, not as free.
+    const statement = this.sql('DELETE FROM claims WHERE destination = ? AND key = ? AND owner = ?');
+    this.writeLater(() => statement.run(target.destination, target.key, holder.id));
   }
 
   recordDeliveriesVia(deliveries: readonly Delivery[], via: DeliveryVia): void {
     const stamp = this.sql('UPDATE deliveries SET via = ? WHERE destination = ? AND key = ?');
-    this.db.transaction(() => {
-      this.recordDeliveries(deliveries);
-      for (const delivery of deliveries) stamp.run(via, delivery.destination, delivery.key);
-    })();
+    const upsert = this.sql(ENGINE_SQL.recordDelivery);
+    const rows = [...deliveries];
+    this.writeLater(() => {
+      for (const delivery of rows) {
+        upsert.run(delivery);
+        stamp.run(via, delivery.destination, delivery.key);
+      }
+    });
   }
 
   deliveriesByPath(since: string): DeliveryPathCount[] {

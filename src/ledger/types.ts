@@ -90,6 +90,16 @@ export interface Ledger extends ListenLedger {
    */
   retryableArtifacts(maxAttempts: number): Iterable<StoredArtifact>;
 
+  /**
+   * From now on this handle may hold deliveries, failures, releases and chunk checkpoints (in order) and commit them
+   * together, at the latest a fraction of a second later, or at flush(), finishRun() or close(). A crash loses at most
+   * that fraction of a second: its deliveries are pushed again by the next run (destination writes are idempotent by
+   * key), and a released key looks held meanwhile. deliveryStates() and the pending and retryable walks commit them first.
+   */
+  groupWrites(): void;
+  /** Commits the held writes now. */
+  flush(): void;
+
   /** A new, empty key set, private to this ledger handle and gone when it closes (nothing is persisted). */
   scratchKeySet(): KeySet;
 

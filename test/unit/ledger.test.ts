@@ -71,6 +71,31 @@ describe('SQLite ledger', () => {
     ledger.close();
   });
 
+  it('holds grouped writes in order until a commit, and commits them before it reads deliveries or finishes a run', async () => {
+    const file = tempLedgerPath();
+    const ledger = SqliteLedger.open(file);
+    const other = SqliteLedger.open(file);
+    const delivered = (key: string) => ({ destination: 'a', key, fingerprint: 'f', size: 1, sha256: 's', location: 'l', deliveredAt: '2026-01-01T00:00:00Z' });
+    ledger.groupWrites();
+    const runId = ledger.startRun({ mode: 'backfill', windowFrom: 'w0', windowTo: 'w1', startedAt: '2026-01-01T00:00:00Z' });
+    ledger.recordDeliveries([delivered('k1')]);
+    ledger.markChunkDone(runId, 'recordings', 'c1');
+    expect(other.deliveryStates('a', ['k1']).size).toBe(0);
+    expect(ledger.deliveryStates('a', ['k1']).size).toBe(1);
+    expect(other.deliveryStates('a', ['k1']).size).toBe(1);
+
+    ledger.recordDeliveries([delivered('k2')]);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(other.deliveryStates('a', ['k2']).size).toBe(1);
+
+    ledger.recordDeliveries([delivered('k3')]);
+    ledger.finishRun(runId, { outcome: 'interrupted', listingComplete: false, counts: {}, bytes: 0, finishedAt: '2026-01-01T00:01:00Z' });
+    expect(other.deliveryStates('a', ['k3']).size).toBe(1);
+    expect(other.resumableChunks('w0', 'w1')).toEqual(new Set(['recordings:c1']));
+    ledger.close();
+    other.close();
+  });
+
   it('keeps scratch key sets apart from each other, in read-only ledgers too', () => {
     const file = tempLedgerPath();
     const ledger = SqliteLedger.open(file);
