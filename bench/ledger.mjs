@@ -14,7 +14,6 @@ const { planBatch } = await import(dist('plan.js'));
 const ROWS = Number(process.env.BENCH_LEDGER_ROWS ?? 1_000_000);
 const CANDIDATES = 100_000;
 const PAGE = 250; // about one listed page's artifacts (100 engagements → notes, dispositions, transcripts)
-const DELIVERY_BATCH = 500;
 const SETUP_BATCH = 20_000;
 const DESTINATION = 'archive';
 const NOW = '2026-11-20T02:00:00.000Z';
@@ -58,6 +57,8 @@ try {
     else candidates.push(artifact(ROWS + k));
   }
   ledger = SqliteLedger.open(file);
+  // As a run does (src/run.ts): its writes are committed in groups; the timed work ends with the last commit.
+  ledger.groupWrites();
   const scopes = [{ name: DESTINATION, kinds: new Set(['recording', 'recording_transcript', 'messaging_transcript', 'note', 'disposition', 'voicemail', 'voicemail_transcript']) }];
   const decisions = { push: 0, unchanged: 0, other: 0 };
   let lookupMs = 0;
@@ -74,21 +75,26 @@ try {
       }
       lookupMs += performance.now() - lookupStarted;
     }
+    ledger.flush();
   }, 'diff');
   console.log(`diff: ${CANDIDATES} candidates in pages of ${PAGE}: ${fmt.ms(diffMs)} (lookups and plan alone ${fmt.ms(lookupMs)}); ${JSON.stringify(decisions)}`);
 
-  // 3. Record 100k deliveries in batches (one transaction each), then 100k one at a time (one transaction each).
+  // 3. Record 100k deliveries as a run does: one call per confirmed push, the writes grouped; then, for comparison,
+  // another 100k through a handle that commits each call on its own (as `listen` does).
   const toRecord = candidates.map((a) => delivery(DESTINATION, a, NOW));
   const [, recordMs] = timed(() => {
-    for (let start = 0; start < toRecord.length; start += DELIVERY_BATCH) ledger.recordDeliveries(toRecord.slice(start, start + DELIVERY_BATCH));
+    for (const entry of toRecord) ledger.recordDeliveries([entry]);
+    ledger.flush();
   }, 'record');
+  ledger.close();
+  ledger = SqliteLedger.open(file);
   const single = [];
   for (let k = 0; k < CANDIDATES; k++) single.push(delivery(DESTINATION, artifact(ROWS + CANDIDATES + k), NOW));
   const [, singleMs] = timed(() => {
     for (const entry of single) ledger.recordDeliveries([entry]);
   }, 'recordOneByOne');
   console.log(`CPU time: ${Object.entries(cpuTimes).map(([k, v]) => `${k} ${fmt.ms(v)}`).join(', ')}`);
-  console.log(`record: ${CANDIDATES} deliveries in batches of ${DELIVERY_BATCH}: ${fmt.ms(recordMs)}; one per transaction: ${fmt.ms(singleMs)}`);
+  console.log(`record: ${CANDIDATES} deliveries one call each, grouped commits: ${fmt.ms(recordMs)}; one transaction each: ${fmt.ms(singleMs)}`);
   const counts = ledger.counts();
   // Closing checkpoints the WAL the diff and the deliveries wrote (each page copied back once).
   const [, closeMs] = timed(() => ledger.close(), 'close');
@@ -108,10 +114,10 @@ try {
   for (const [name, lines] of Object.entries(plans)) console.log(`plan ${name}: ${lines.join(' | ')}`);
 
   writeResult('ledger', {
-    figures: { cpuMs: cpuTimes, rows: ROWS, candidates: CANDIDATES, page: PAGE, deliveryBatch: DELIVERY_BATCH, setupMs, diffMs, lookupMs, decisions, recordMs, singleTransactionMs: singleMs, closeMs, counts, plans },
+    figures: { cpuMs: cpuTimes, rows: ROWS, candidates: CANDIDATES, page: PAGE, setupMs, diffMs, lookupMs, decisions, recordMs, singleTransactionMs: singleMs, closeMs, counts, plans },
     checks: [
       check('ledger: diff 100k candidates with 1M delivered rows', '≤ 1 s', diffMs / 1000, 1, '<=', `${fmt.s(diffMs)} (${CANDIDATES / PAGE} pages: remember + look up + plan)`),
-      check('ledger: record 100k deliveries', '≤ 2 s', recordMs / 1000, 2, '<=', `${fmt.s(recordMs)} (batches of ${DELIVERY_BATCH}; one transaction each: ${fmt.s(singleMs)})`),
+      check('ledger: record 100k deliveries', '≤ 2 s', recordMs / 1000, 2, '<=', `${fmt.s(recordMs)} (one call each, grouped commits; one transaction each: ${fmt.s(singleMs)})`),
     ],
   });
 } finally {

@@ -2,13 +2,14 @@
 // about 2 GB of media including one 1 GiB recording (goal ≤ 150 MB), and its growth from a 10k to a 100k engagement
 // window (goal < 20 %). Peak RSS is the kernel's high-water mark (VmHWM) of the measured process.
 import { parseArgs } from './lib/args.mjs';
+import { launcherFlags } from './lib/launcher.mjs';
 import { measuredRun, stage } from './lib/night.mjs';
 import { check, fmt, writeResult } from './lib/result.mjs';
 
 const args = parseArgs();
 const CONCURRENCY = args.number('concurrency', 8);
-// Node flags for the measured process, e.g. --node-options="--max-semi-space-size=1" (what a launcher could set).
-const NODE_OPTIONS = args.string('node-options', '').split(' ').filter(Boolean);
+// Node flags for the measured process: by default those bin/zcc-reconcile launches with; --node-options="" for none.
+const NODE_OPTIONS = args.string('node-options', launcherFlags().join(' ')).split(' ').filter(Boolean);
 const GiB = 2 ** 30;
 const peak = (result) => result.vmHwm ?? result.peakRssSampled;
 

@@ -410,7 +410,7 @@ export const configSchema = z.strictObject({
     .default({ lookback: 'P2D', pendingTimeout: 'P3D' }),
   maxAttempts: z.number().int().min(1).max(1000).default(10),
   ledger: z.strictObject({ path: z.string().min(1).default('./zcc-ledger.sqlite') }).default({ path: './zcc-ledger.sqlite' }),
-  concurrency: z.number().int().min(1).max(64).default(4),
+  concurrency: z.number().int().min(1).max(64).default(8),
   kinds: z.array(kind).min(1).default([...ARTIFACT_KINDS]),
   destinations: z
     .array(destinationSchema)

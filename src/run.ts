@@ -11,13 +11,14 @@ import { createDestinations, kindsOf, orderByLinks, sweepStaleTemporaries } from
 import type { Destination } from './destinations/types.js';
 import { ConfigError, CredentialsRefusedError, QuotaExhaustedError, ZoomUnavailableError } from './errors.js';
 import { SqliteLedger } from './ledger/sqlite.js';
-import type { DeliveryState, Ledger, RunMode } from './ledger/types.js';
+import type { DeliveryState, KeySet, Ledger, RunMode } from './ledger/types.js';
 import { planBatch, type DestinationScope } from './plan.js';
 import { CLAIM_LEASE_MS, deliveringVia, newLeaseHolder } from './ledger/claims.js';
 import { pushArtifact, type PushContext, type PushOutcome } from './push.js';
 import { artifactEvent, ReportingPacer } from './run-events.js';
 import { Tally, type Outcome } from './tally.js';
-import { chunkWindow, defaultWindow, explicitWindow, formatWindow, type Chunk, type Window } from './window.js';
+import { TaskGroup } from './task-group.js';
+import { chunkWindow, defaultWindow, explicitWindow, formatWindow, sliceWindow, type Chunk, type Window } from './window.js';
 import type { TokenProvider } from './zoom/auth.js';
 import { buildZoom } from './zoom/build.js';
 import { listChunk, type ListedPage } from './zoom/sources.js';
@@ -34,6 +35,8 @@ export interface RunRequest {
   /** Replaces the configured destinations (tests, benchmarks). */
   destinations?: Destination[];
   onEvent?: (event: RunEvent) => void;
+  /** Concurrent queries listing one range (default 4); 1 lists every range as a single query (paging tests). */
+  listSlices?: number;
 }
 
 export type RunEvent =
@@ -108,6 +111,8 @@ export async function runReconciliation(request: RunRequest): Promise<RunResult>
       ledger.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: clock.now().toISOString() });
       locked = true;
       ledger.markAbandonedRuns();
+      // Releases, deliveries and failures (two writes per push besides the claim) are committed in groups.
+      ledger.groupWrites();
       // Only now, holding the lock: another run's in-flight temp files are not stale.
       if (!request.destinations) await Promise.all(config.destinations.map(sweepStaleTemporaries));
     }
@@ -132,6 +137,16 @@ function openLedger(file: string, readonly: boolean): Ledger {
   }
 }
 
+/**
+ * Queries listing one range at once, each over its own slice: Zoom takes a few hundred ms to answer a page, so one
+ * query paging alone cannot use the list rate limit (10 requests/s per label on Pro). Measured on the idle-night
+ * benchmark (10k engagements, 250 ms per answer): wall ÷ (list requests ÷ rate) 2.19× with one query, 1.04× with 4.
+ */
+const SLICES_PER_RANGE = 4;
+
+/** Failed artifacts planned together when retried from the ledger (about a listed page's worth). */
+const RETRY_BATCH = 250;
+
 function lastEnd(ledger: Ledger): Date | null {
   const end = ledger.lastListedWindowEnd();
   return end ? new Date(end) : null;
@@ -139,7 +154,8 @@ function lastEnd(ledger: Ledger): Date | null {
 
 class Walker {
   private readonly tally = new Tally();
-  private readonly seen = new Set<string>();
+  /** Keys handled in this run (kept by the ledger: the set grows with the window). */
+  private readonly seen: KeySet;
   private readonly incomplete: string[] = [];
   private readonly scopes: DestinationScope[];
   private readonly byName: Map<string, Destination>;
@@ -166,6 +182,7 @@ class Walker {
   ) {
     const { config } = request;
     this.dryRun = mode === 'dry-run';
+    this.seen = ledger.scratchKeySet();
     this.byName = new Map(destinations.map((destination) => [destination.name, destination]));
     // A destination that links to another's stored copy comes after it, so that copy is scheduled (and awaited) first.
     this.scopes = orderByLinks(destinations).map((destination) => {
@@ -219,22 +236,31 @@ class Walker {
     }
   }
 
-  /** Lists one source over one range and pushes what it finds; true when the listing and its pushes completed. */
+  /**
+   * Lists one source over one range and pushes what it finds; true when the listing and all its pushes completed. A
+   * range that fits one page costs one query; a longer one is listed again as concurrent slices, each its own query
+   * (both bounds, its own page tokens), and counts as listed when every slice is (the first page's items come again:
+   * the seen set makes them free).
+   */
   private async listRange(source: SourceName, range: Window): Promise<boolean> {
-    const tasks: Promise<void>[] = [];
+    const tasks = new TaskGroup();
     const label = `${source} ${formatWindow(range)}`;
+    const slices = sliceWindow(range, this.request.listSlices ?? SLICES_PER_RANGE);
+    // A slice that fails stops its siblings at their next page: the range is incomplete anyway.
+    const failed = { error: null as Error | null };
     try {
-      for await (const page of listChunk(this.push.zoom, source, range)) {
-        if (this.halted()) break;
-        this.request.onEvent?.({ type: 'page', source, items: page.artifacts.length + page.invalid.length });
-        await this.handlePage(page, tasks);
+      const rest = slices.length > 1 ? await this.listSlice(source, range, tasks, failed, true) : 'more';
+      if (rest === 'more') {
+        const listings = await Promise.allSettled(slices.map((slice) => this.listSlice(source, slice, tasks, failed, false)));
+        const rejected = listings.find((listing): listing is PromiseRejectedResult => listing.status === 'rejected');
+        if (rejected) throw rejected.reason;
       }
-      await Promise.all(tasks);
+      await tasks.settled();
       if (this.halted()) return false;
       this.request.onEvent?.({ type: 'chunk', source, chunk: label, state: 'listed' });
       return true;
     } catch (error) {
-      await Promise.allSettled(tasks);
+      await tasks.settled().catch(() => undefined);
       if (this.halted()) return false;
       if (error instanceof ZoomUnavailableError) {
         this.stopped = error;
@@ -247,12 +273,27 @@ class Walker {
     }
   }
 
-  private async handlePage(page: ListedPage, tasks: Promise<void>[]): Promise<void> {
+  /** Lists one slice; with `probe`, stops after the first page if more follow ('more'), else lists to the end ('done'). */
+  private async listSlice(source: SourceName, slice: Window, tasks: TaskGroup, failed: { error: Error | null }, probe: boolean): Promise<'done' | 'more'> {
+    try {
+      for await (const page of listChunk(this.push.zoom, source, slice)) {
+        if (this.halted() || failed.error) return 'done';
+        this.request.onEvent?.({ type: 'page', source, items: page.artifacts.length + page.invalid.length });
+        await this.handlePage(page, tasks);
+        if (probe && page.more) return 'more';
+      }
+      return 'done';
+    } catch (error) {
+      failed.error ??= error as Error;
+      throw error;
+    }
+  }
+
+  private async handlePage(page: ListedPage, tasks: TaskGroup): Promise<void> {
     for (const invalid of page.invalid) {
       if (!this.kinds.includes(invalid.kind)) continue;
       const key = `${invalid.kind}/${invalid.ref}`;
-      if (this.seen.has(key)) continue;
-      this.seen.add(key);
+      if (this.seen.addNew([key]).size === 0) continue;
       this.tally.add(invalid.kind, 'seen');
       for (const scope of this.scopes.filter((entry) => entry.kinds.has(invalid.kind))) {
         this.tally.fail(invalid.kind, { key, destination: scope.name, reason: invalid.reason });
@@ -263,13 +304,13 @@ class Walker {
     await this.handleArtifacts(page.artifacts, tasks);
   }
 
-  private async handleArtifacts(listed: readonly Artifact[], tasks: Promise<void>[]): Promise<void> {
-    const fresh = listed.filter((artifact) => this.kinds.includes(artifact.kind) && !this.seen.has(artifact.key));
+  private async handleArtifacts(listed: readonly Artifact[], tasks: TaskGroup): Promise<void> {
+    const wanted = listed.filter((artifact) => this.kinds.includes(artifact.kind));
+    const firstSeen = this.seen.addNew(wanted.map((artifact) => artifact.key));
+    // Once per key, even if it comes up twice in one list.
+    const fresh = wanted.filter((artifact) => firstSeen.delete(artifact.key));
     if (fresh.length === 0) return;
-    for (const artifact of fresh) {
-      this.seen.add(artifact.key);
-      this.tally.add(artifact.kind, 'seen');
-    }
+    for (const artifact of fresh) this.tally.add(artifact.kind, 'seen');
     const keys = fresh.map((artifact) => artifact.key);
     const now = this.clock.now();
     const cutoff = new Date(now.getTime() - Duration.fromISO(this.request.config.window.pendingTimeout).toMillis());
@@ -298,7 +339,7 @@ class Walker {
     }
   }
 
-  private async schedule(artifact: Artifact, destination: Destination, tasks: Promise<void>[]): Promise<void> {
+  private async schedule(artifact: Artifact, destination: Destination, tasks: TaskGroup): Promise<void> {
     const upstream = destination.linksFrom ? this.inflightByTarget.get(`${destination.linksFrom}\u0000${artifact.key}`) : undefined;
     const push = () => this.limit(async () => {
       if (this.halted()) return;
@@ -339,7 +380,7 @@ class Walker {
     const target = `${destination.name}\u0000${artifact.key}`;
     this.inflight.add(task);
     this.inflightByTarget.set(target, task);
-    tasks.push(task);
+    tasks.add(task);
     void task.finally(() => {
       this.inflight.delete(task);
       if (this.inflightByTarget.get(target) === task) this.inflightByTarget.delete(target);
@@ -368,10 +409,17 @@ class Walker {
 
   /** Artifacts that failed in an earlier run are retried from their stored descriptor, even outside the window. */
   private async retryFailed(): Promise<void> {
-    const tasks: Promise<void>[] = [];
-    const stored = this.ledger.retryableArtifacts(this.request.config.maxAttempts).map((entry) => entry.artifact);
-    await this.handleArtifacts(stored, tasks);
-    await Promise.allSettled(tasks);
+    const tasks = new TaskGroup();
+    let batch: Artifact[] = [];
+    for (const { artifact } of this.ledger.retryableArtifacts(this.request.config.maxAttempts)) {
+      if (this.halted()) break;
+      batch.push(artifact);
+      if (batch.length < RETRY_BATCH) continue;
+      await this.handleArtifacts(batch, tasks);
+      batch = [];
+    }
+    if (batch.length > 0 && !this.halted()) await this.handleArtifacts(batch, tasks);
+    await tasks.settled().catch(() => undefined);
   }
 
   private finish(chunkCount: number): RunResult {

@@ -84,3 +84,18 @@ export function dateInZone(iso: string, timezone: string): string {
 export function formatWindow(window: Window): string {
   return `[${window.from.toISOString()}, ${window.to.toISOString()})`;
 }
+
+/**
+ * Splits [from, to) into up to `parts` adjacent half-open slices on whole seconds (Zoom's list bounds have no
+ * milliseconds), so one range can be listed by several queries at once; a range too short to split stays whole.
+ */
+export function sliceWindow(window: Window, parts: number): Window[] {
+  const from = window.from.getTime();
+  const to = window.to.getTime();
+  const step = Math.floor((to - from) / parts / 1000) * 1000;
+  if (parts <= 1 || step < 1000) return [{ from: window.from, to: window.to }];
+  const bounds = [window.from];
+  for (let k = 1; k < parts; k++) bounds.push(new Date(Math.floor((from + k * step) / 1000) * 1000));
+  bounds.push(window.to);
+  return bounds.slice(0, -1).map((start, index) => ({ from: start, to: bounds[index + 1]! }));
+}

@@ -1,6 +1,7 @@
 // Child processes for a benchmark: the sandbox (a server) and the measured run (one reconciliation).
 import { fork } from 'node:child_process';
 import path from 'node:path';
+import { launcherFlags } from './launcher.mjs';
 import { ROOT } from './paths.mjs';
 
 const LIB = path.join(ROOT, 'bench', 'lib');
@@ -49,9 +50,9 @@ export async function startSandboxProcess(options) {
 /**
  * Runs one reconciliation in a child process (the measured one) and resolves with what it reports: wall time of
  * the reconciliation, its counts, and the process's peak RSS. `profile` writes a V8 CPU profile into that folder;
- * `nodeOptions` are node flags for the child (as a launcher such as bin/zcc-reconcile would pass them).
+ * `nodeOptions` are node flags for the child, by default those bin/zcc-reconcile launches with.
  */
-export async function runInChild(job, { profile, nodeOptions = [] } = {}) {
+export async function runInChild(job, { profile, nodeOptions = launcherFlags() } = {}) {
   const execArgv = [...nodeOptions, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [])];
   if (process.env.BENCH_EXEC_ARGV) execArgv.push(...process.env.BENCH_EXEC_ARGV.split(' '));
   const child = fork(path.join(LIB, 'runner-child.mjs'), [JSON.stringify(job)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

@@ -50,6 +50,13 @@ export interface StoredArtifact {
   pendingSince: string | null;
 }
 
+/** A set of keys the ledger keeps instead of the process's memory (a run's keys seen so far grow with its window). */
+export interface KeySet {
+  /** Adds `keys`; returns those that were not in the set before. */
+  addNew(keys: readonly string[]): Set<string>;
+  has(key: string): boolean;
+}
+
 export interface Ledger extends ListenLedger {
   /** Takes the run lock or throws LedgerLockedError; a lock left by a dead process on this host is taken over. */
   acquireRunLock(owner: { pid: number; host: string; startedAt: string }): void;
@@ -75,10 +82,26 @@ export interface Ledger extends ListenLedger {
   /** The recorded state of each key (dry runs, which remember nothing). */
   artifactStates(keys: readonly string[]): Map<string, ArtifactState>;
   markArtifactState(keys: readonly string[], state: 'ready' | 'pending' | 'not_available', now: string): void;
-  /** Pending artifacts (to re-check even outside the window). */
-  pendingArtifacts(): StoredArtifact[];
-  /** Artifacts that failed at some destination with fewer than maxAttempts attempts. */
-  retryableArtifacts(maxAttempts: number): StoredArtifact[];
+  /** Pending artifacts (to re-check even outside the window), read a page at a time as the caller iterates. */
+  pendingArtifacts(): Iterable<StoredArtifact>;
+  /**
+   * Artifacts that failed at some destination with fewer than maxAttempts attempts, read a page at a time as the caller
+   * iterates (the caller may write to the ledger between items); one failing at several destinations may come again.
+   */
+  retryableArtifacts(maxAttempts: number): Iterable<StoredArtifact>;
+
+  /**
+   * From now on this handle may hold deliveries, failures, releases and chunk checkpoints (in order) and commit them
+   * together, at the latest a fraction of a second later, or at flush(), finishRun() or close(). A crash loses at most
+   * that fraction of a second: its deliveries are pushed again by the next run (destination writes are idempotent by
+   * key), and a released key looks held meanwhile. deliveryStates() and the pending and retryable walks commit them first.
+   */
+  groupWrites(): void;
+  /** Commits the held writes now. */
+  flush(): void;
+
+  /** A new, empty key set, private to this ledger handle and gone when it closes (nothing is persisted). */
+  scratchKeySet(): KeySet;
 
   /** Set-based diff input: the delivery state of many keys at one destination in one lookup. */
   deliveryStates(destination: string, keys: readonly string[]): Map<string, DeliveryState>;

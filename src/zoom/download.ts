@@ -51,7 +51,7 @@ export async function openDownload(client: ZoomClient, _auth: TokenProvider, url
   }
   const size = Number(first.headers['content-length']);
   const resumable = String(first.headers['accept-ranges'] ?? '').toLowerCase() === 'bytes';
-  const body = new PassThrough({ highWaterMark: 1 << 20 });
+  const body = new PassThrough({ highWaterMark: 1 << 16 });
   void pump({ client, target, size, resumable, maxResumes: options.maxResumes ?? 3, out: body }, first.stream);
   return { contentType: String(first.headers['content-type'] ?? 'application/octet-stream'), size, body };
 }

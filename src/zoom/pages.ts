@@ -14,6 +14,8 @@ export interface ListRequest {
 export interface Page {
   items: unknown[];
   totalRecords: number | null;
+  /** A next_page_token came with this page. */
+  more: boolean;
 }
 
 export class StalePageTokenError extends Error {
@@ -35,7 +37,7 @@ export async function* pages(client: ZoomClient, request: ListRequest): AsyncGen
       throw error;
     }
     const page = parseEnvelope(body, request);
-    yield { items: page.items, totalRecords: page.totalRecords };
+    yield { items: page.items, totalRecords: page.totalRecords, more: page.next !== '' };
     if (!page.next) return;
     if (page.next === token) {
       throw new ListingIncompleteError(`${request.path} returned the same next_page_token twice; stopped to avoid a loop`);

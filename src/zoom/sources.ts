@@ -12,6 +12,8 @@ import { pages, StalePageTokenError, type ListRequest } from './pages.js';
 export interface ListedPage {
   artifacts: Artifact[];
   invalid: InvalidItem[];
+  /** More pages follow in this walk. */
+  more: boolean;
 }
 
 const RESTARTS = 2;
@@ -57,7 +59,8 @@ function requestFor(source: SourceName, chunk: Window): { request: ListRequest; 
 
 /**
  * Lists one source over one chunk, yielding the artifacts whose source time lies in [chunk.from, chunk.to): Zoom's
- * `to` is inclusive, so an item exactly at the end belongs to the next chunk.
+ * `to` is inclusive, so an item exactly at the end belongs to the next chunk. A key listed twice (a restart, an item
+ * that moved between pages) is yielded twice: the caller keeps the set of keys it has handled.
  */
 export async function* listChunk(client: ZoomClient, source: SourceName, chunk: Window): AsyncGenerator<ListedPage> {
   const { request, map, idField } = requestFor(source, chunk);
@@ -67,7 +70,7 @@ export async function* listChunk(client: ZoomClient, source: SourceName, chunk: 
     try {
       for await (const page of pages(client, request)) {
         total = page.totalRecords ?? total;
-        const listed: ListedPage = { artifacts: [], invalid: [] };
+        const listed: ListedPage = { artifacts: [], invalid: [], more: page.more };
         for (const item of pass.page(page.items)) {
           const mapped = map(item);
           if ('invalid' in mapped) {
@@ -76,7 +79,7 @@ export async function* listChunk(client: ZoomClient, source: SourceName, chunk: 
           }
           for (const artifact of mapped.artifacts) {
             const at = Date.parse(artifact.listedAt);
-            if (at >= chunk.from.getTime() && at < chunk.to.getTime() && pass.firstTime(artifact.key)) listed.artifacts.push(artifact);
+            if (at >= chunk.from.getTime() && at < chunk.to.getTime()) listed.artifacts.push(artifact);
           }
         }
         yield listed;
@@ -102,7 +105,6 @@ export async function* listChunk(client: ZoomClient, source: SourceName, chunk: 
  */
 class ListingPass {
   private readonly ids = new Set<string>();
-  private readonly keys = new Set<string>();
   private withoutId = 0;
   private shifted = false;
 
@@ -126,13 +128,6 @@ class ListingPass {
       kept.push(item);
     }
     return kept;
-  }
-
-  /** True the first time a key comes up in this walk. */
-  firstTime(key: string): boolean {
-    if (this.keys.has(key)) return false;
-    this.keys.add(key);
-    return true;
   }
 
   /** Why this walk may have missed items, or null when it is complete. */

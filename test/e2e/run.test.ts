@@ -89,7 +89,8 @@ describe('reconciliation against the sandbox', () => {
   });
 
   it('chunks a 90-day backfill to the API limit, sends only valid requests, and resumes after a stop', async () => {
-    const h = (current = await harness({ days: 100, engagementsPerDay: 3 }));
+    // At concurrency 4 the stop after 40 deliveries comes once some chunks are done (more at once leaves none done yet).
+    const h = (current = await harness({ days: 100, engagementsPerDay: 3, config: { concurrency: 4 } }));
     const bounds = { from: '2026-08-22', to: '2026-11-19' };
     const controller = new AbortController();
     let delivered = 0;

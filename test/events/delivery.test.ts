@@ -100,8 +100,8 @@ describe('listen: events against the sandbox', () => {
 describe('listen and run at the same time', () => {
   it('never deliver one key twice', async () => {
     const memory = new MemoryDestination({ name: 'archive' });
-    // Slow downloads keep both paths busy with the same keys at the same time.
-    const t = (current = await listenHarness({ destinations: [memory], sandbox: { bandwidth: 2_000_000 } }));
+    // Slow downloads keep both paths busy with the same keys at the same time (at concurrency 8 the run takes them all first).
+    const t = (current = await listenHarness({ destinations: [memory], sandbox: { bandwidth: 2_000_000, config: { concurrency: 4 } } }));
     const events = t.h.sandbox.events.forWindow(window);
     const keys = events.flatMap((event) => event.keys);
     const [report, run] = await Promise.all([

@@ -38,8 +38,8 @@ interface Setup {
   fault(target: FaultTarget, fault: Fault, options?: { times?: number; after?: number }): void;
 }
 
-/** A small sandbox, fast retries, and a memory destination that counts puts per key. */
-async function setup(options: HarnessOptions = {}): Promise<Setup> {
+/** A small sandbox, fast retries, and a memory destination that counts puts per key; `request` goes to every run. */
+async function setup(options: HarnessOptions = {}, defaults: Partial<RunRequest> = {}): Promise<Setup> {
   const { zoom, ...rest } = options;
   const h = (current = await harness({
     engagementsPerDay: 8,
@@ -51,13 +51,17 @@ async function setup(options: HarnessOptions = {}): Promise<Setup> {
   return {
     h,
     memory,
-    run: (request = {}) => h.run({ ...BOUNDS, destinations: [memory], ...request }),
+    run: (request = {}) => h.run({ ...BOUNDS, destinations: [memory], ...defaults, ...request }),
     fault: (target, fault, faultOptions) => h.sandbox.faults.add(target, fault, faultOptions),
   };
 }
 
-/** Where paging faults can act: three pages of engagements (100 a page) in the window. */
+/**
+ * Where paging faults can act: three pages of engagements (100 a page) in the window, listed by one query (sliced, each
+ * slice would fit one page and no page token would ever be sent).
+ */
 const PAGED: HarnessOptions = { engagementsPerDay: 110, mediaBytes: { min: 300, max: 2_000 } };
+const ONE_QUERY: Partial<RunRequest> = { listSlices: 1 };
 
 function tokenRequests(h: Harness): number {
   return h.sandbox.requests.filter((request) => request.operationId === 'oauthToken').length;
@@ -96,7 +100,8 @@ describe('rate limits', () => {
     expectExactlyOnce(h.sandbox, WINDOW, memory, h.ledgerPath);
     const throttled = throttledByLabel(h.sandbox);
     expect(throttled.download ?? 0).toBeGreaterThan(0);
-    expect(throttled.download ?? 0).toBeLessThanOrEqual(5);
+    // About once per request in flight (zcc-reconcile's concurrency), plus one.
+    expect(throttled.download ?? 0).toBeLessThanOrEqual(h.config.concurrency + 1);
   });
 
   it('an HTTP-date Retry-After on a list pauses that label until the date', async () => {
@@ -360,7 +365,7 @@ describe('auth', () => {
 
 describe('paging', () => {
   it('a stale page token restarts the chunk; nothing is lost or pushed twice', async () => {
-    const { h, memory, run, fault } = await setup(PAGED);
+    const { h, memory, run, fault } = await setup(PAGED, ONE_QUERY);
     fault({ operationId: 'listEngagements' }, { type: 'stalePageToken' }, { times: 1 });
     const result = await run();
     expect(result.exitCode).toBe(0);
@@ -369,7 +374,7 @@ describe('paging', () => {
   });
 
   it('a page token still stale after restarts leaves the chunk unchecked (exit 3); the next run lists it again', async () => {
-    const { h, memory, run, fault } = await setup(PAGED);
+    const { h, memory, run, fault } = await setup(PAGED, ONE_QUERY);
     fault({ operationId: 'listEngagements' }, { type: 'stalePageToken' }, { times: Infinity });
     const result = await run();
     expect(result.exitCode).toBe(3);
@@ -381,7 +386,7 @@ describe('paging', () => {
   });
 
   it('a repeating next_page_token: listing incomplete (exit 3), other sources delivered, next run lists that chunk', async () => {
-    const { h, memory, run, fault } = await setup(PAGED);
+    const { h, memory, run, fault } = await setup(PAGED, ONE_QUERY);
     fault({ operationId: 'listEngagements' }, { type: 'repeatPageToken' }, { times: 1 });
     const result = await run();
     expect(result.exitCode).toBe(3);
@@ -403,8 +408,41 @@ describe('paging', () => {
     expectExactlyOnce(h.sandbox, WINDOW, memory, h.ledgerPath);
   });
 
-  it('duplicated items and shifted pages: nothing lost, nothing pushed twice', async () => {
+  it('a range of several pages is listed as concurrent slices: both bounds on each query, slices tile the chunk, every item once', async () => {
+    const { h, memory, run } = await setup(PAGED);
+    const result = await run();
+    expect(result.exitCode).toBe(0);
+    expectExactlyOnce(h.sandbox, WINDOW, memory, h.ledgerPath);
+    const lists = h.sandbox.requests.filter((request) => request.operationId === 'listEngagements');
+    expect(lists.every((request) => typeof request.query.from === 'string' && typeof request.query.to === 'string')).toBe(true);
+    // One query over the whole chunk shows it has more than a page; then four slices (Zoom's `to` is inclusive).
+    const bounds = new Set(lists.map((request) => `${String(request.query.from)} ${String(request.query.to)}`));
+    expect(bounds).toEqual(
+      new Set([
+        '2026-11-17T00:00:00Z 2026-11-19T00:00:00Z',
+        '2026-11-17T00:00:00Z 2026-11-17T12:00:00Z',
+        '2026-11-17T12:00:00Z 2026-11-18T00:00:00Z',
+        '2026-11-18T00:00:00Z 2026-11-18T12:00:00Z',
+        '2026-11-18T12:00:00Z 2026-11-19T00:00:00Z',
+      ]),
+    );
+  });
+
+  it('a slice that cannot be listed leaves its chunk unchecked (exit 3); the next run lists it and delivers the rest once', async () => {
     const { h, memory, run, fault } = await setup(PAGED);
+    fault({ operationId: 'listEngagements' }, { type: 'status', status: 503 }, { times: Infinity, after: 2 });
+    const result = await run();
+    expect(result.exitCode).toBe(3);
+    expect(result.incomplete.join('\n')).toMatch(/^engagements /);
+    expectLedgerMatches(memory, h.ledgerPath);
+    expect(readRuns(h.ledgerPath).at(-1)).toMatchObject({ outcome: 'incomplete', listing_complete: 0 });
+    h.sandbox.faults.clear();
+    expect((await run()).exitCode).toBe(0);
+    expectExactlyOnce(h.sandbox, WINDOW, memory, h.ledgerPath);
+  });
+
+  it('duplicated items and shifted pages: nothing lost, nothing pushed twice', async () => {
+    const { h, memory, run, fault } = await setup(PAGED, ONE_QUERY);
     fault({ operationId: 'listEngagements' }, { type: 'duplicateItems' }, { times: 2 });
     fault({ operationId: 'listRecordings' }, { type: 'duplicateItems' }, { times: 1 });
     fault({ operationId: 'listInboxesMessages' }, { type: 'duplicateItems' }, { times: 1 });
@@ -415,7 +453,7 @@ describe('paging', () => {
   });
 
   it('an engagement that moves to an earlier page during paging is still found (total_records)', async () => {
-    const { h, memory, run, fault } = await setup(PAGED);
+    const { h, memory, run, fault } = await setup(PAGED, ONE_QUERY);
     fault({ operationId: 'listEngagements' }, { type: 'moveItem' }, { times: 1, after: 1 });
     const result = await run();
     expect(result.exitCode).toBe(0);

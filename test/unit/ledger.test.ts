@@ -45,11 +45,69 @@ describe('SQLite ledger', () => {
     ledger.recordFailure({ destination: 'a', key: 'recording_transcript/R1', error: 'first', at: '2026-01-01T00:00:00Z' });
     ledger.recordFailure({ destination: 'a', key: 'recording_transcript/R1', error: 'second', at: '2026-01-01T00:01:00Z' });
     expect(ledger.deliveryStates('a', ['recording_transcript/R1']).get('recording_transcript/R1')).toMatchObject({ status: 'failed', attempts: 2, lastError: 'second' });
-    expect(ledger.retryableArtifacts(3).map((entry) => entry.artifact.key)).toEqual(['recording_transcript/R1']);
-    expect(ledger.retryableArtifacts(2)).toEqual([]);
+    expect([...ledger.retryableArtifacts(3)].map((entry) => entry.artifact.key)).toEqual(['recording_transcript/R1']);
+    expect([...ledger.retryableArtifacts(2)]).toEqual([]);
     ledger.recordDeliveries([{ destination: 'a', key: 'recording_transcript/R1', fingerprint: 'f', size: 1, sha256: 's', location: 'l', deliveredAt: '2026-01-01T00:02:00Z' }]);
     expect(ledger.deliveryStates('a', ['recording_transcript/R1']).get('recording_transcript/R1')).toMatchObject({ status: 'delivered', attempts: 0, lastError: null });
     ledger.close();
+  });
+
+  it('pages pending and failing artifacts, and lets the caller write between items', () => {
+    const ledger = SqliteLedger.open(tempLedgerPath());
+    const now = '2026-01-01T00:00:00Z';
+    const pending = Array.from({ length: 1_203 }, (_, n) => artifact(`recording_transcript/P${n}`, 'pending'));
+    const failing = Array.from({ length: 1_001 }, (_, n) => artifact(`recording_transcript/F${n}`));
+    ledger.rememberArtifacts([...pending, ...failing], now, '2025-12-29T00:00:00Z');
+    for (const { key } of failing) ledger.recordFailure({ destination: 'a', key, error: 'boom', at: now });
+    expect(new Set([...ledger.pendingArtifacts()].map((entry) => entry.artifact.key))).toEqual(new Set(pending.map((a) => a.key)));
+    const retried: string[] = [];
+    for (const { artifact: stored } of ledger.retryableArtifacts(3)) {
+      retried.push(stored.key);
+      // A retry that succeeds meanwhile must not disturb the walk.
+      ledger.recordDeliveries([{ destination: 'a', key: stored.key, fingerprint: 'f', size: 1, sha256: 's', location: 'l', deliveredAt: now }]);
+    }
+    expect(retried.sort()).toEqual(failing.map((a) => a.key).sort());
+    expect([...ledger.retryableArtifacts(3)]).toEqual([]);
+    ledger.close();
+  });
+
+  it('holds grouped writes in order until a commit, and commits them before it reads deliveries or finishes a run', async () => {
+    const file = tempLedgerPath();
+    const ledger = SqliteLedger.open(file);
+    const other = SqliteLedger.open(file);
+    const delivered = (key: string) => ({ destination: 'a', key, fingerprint: 'f', size: 1, sha256: 's', location: 'l', deliveredAt: '2026-01-01T00:00:00Z' });
+    ledger.groupWrites();
+    const runId = ledger.startRun({ mode: 'backfill', windowFrom: 'w0', windowTo: 'w1', startedAt: '2026-01-01T00:00:00Z' });
+    ledger.recordDeliveries([delivered('k1')]);
+    ledger.markChunkDone(runId, 'recordings', 'c1');
+    expect(other.deliveryStates('a', ['k1']).size).toBe(0);
+    expect(ledger.deliveryStates('a', ['k1']).size).toBe(1);
+    expect(other.deliveryStates('a', ['k1']).size).toBe(1);
+
+    ledger.recordDeliveries([delivered('k2')]);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(other.deliveryStates('a', ['k2']).size).toBe(1);
+
+    ledger.recordDeliveries([delivered('k3')]);
+    ledger.finishRun(runId, { outcome: 'interrupted', listingComplete: false, counts: {}, bytes: 0, finishedAt: '2026-01-01T00:01:00Z' });
+    expect(other.deliveryStates('a', ['k3']).size).toBe(1);
+    expect(other.resumableChunks('w0', 'w1')).toEqual(new Set(['recordings:c1']));
+    ledger.close();
+    other.close();
+  });
+
+  it('keeps scratch key sets apart from each other, in read-only ledgers too', () => {
+    const file = tempLedgerPath();
+    const ledger = SqliteLedger.open(file);
+    const seen = ledger.scratchKeySet();
+    expect([...seen.addNew(['a', 'b', 'a'])].sort()).toEqual(['a', 'b']);
+    expect([...seen.addNew(['b', 'c'])]).toEqual(['c']);
+    expect(seen.has('a') && !seen.has('z')).toBe(true);
+    expect([...ledger.scratchKeySet().addNew(['a'])]).toEqual(['a']);
+    ledger.close();
+    const readonly = SqliteLedger.open(file, { readonly: true });
+    expect([...readonly.scratchKeySet().addNew(['a', 'a'])]).toEqual(['a']);
+    readonly.close();
   });
 
   it('turns an artifact pending for longer than the timeout into not available', () => {
@@ -57,7 +115,7 @@ describe('SQLite ledger', () => {
     const key = 'recording_transcript/R2';
     expect(ledger.rememberArtifacts([artifact(key, 'pending')], '2026-01-01T00:00:00Z', '2025-12-29T00:00:00Z').get(key)).toBe('pending');
     expect(ledger.rememberArtifacts([artifact(key, 'pending')], '2026-01-02T00:00:00Z', '2025-12-30T00:00:00Z').get(key)).toBe('pending');
-    expect(ledger.pendingArtifacts().map((entry) => entry.pendingSince)).toEqual(['2026-01-01T00:00:00Z']);
+    expect([...ledger.pendingArtifacts()].map((entry) => entry.pendingSince)).toEqual(['2026-01-01T00:00:00Z']);
     expect(ledger.rememberArtifacts([artifact(key, 'pending')], '2026-01-05T00:00:00Z', '2026-01-02T00:00:00Z').get(key)).toBe('not_available');
     expect(ledger.rememberArtifacts([artifact(key, 'ready')], '2026-01-06T00:00:00Z', '2026-01-03T00:00:00Z').get(key)).toBe('ready');
     ledger.close();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkWindow, defaultWindow, explicitWindow, parseBound } from '../../src/window.js';
+import { chunkWindow, defaultWindow, explicitWindow, parseBound, sliceWindow } from '../../src/window.js';
 import { UsageError } from '../../src/errors.js';
 
 const now = new Date('2026-11-25T13:00:00Z');
@@ -50,5 +50,25 @@ describe('window', () => {
       expect(chunk.to.getTime()).toBeLessThanOrEqual(monthLater.getTime());
     }
     expect(new Set(chunks.map((chunk) => chunk.id)).size).toBe(chunks.length);
+  });
+});
+
+describe('sliceWindow', () => {
+  const iso = (slices: { from: Date; to: Date }[]) => slices.map((slice) => [slice.from.toISOString(), slice.to.toISOString()]);
+
+  it('tiles [from, to) with adjacent half-open slices on whole seconds', () => {
+    const slices = sliceWindow({ from: new Date('2026-11-17T00:00:00.250Z'), to: new Date('2026-11-17T01:00:00.750Z') }, 4);
+    expect(iso(slices)).toEqual([
+      ['2026-11-17T00:00:00.250Z', '2026-11-17T00:15:00.000Z'],
+      ['2026-11-17T00:15:00.000Z', '2026-11-17T00:30:00.000Z'],
+      ['2026-11-17T00:30:00.000Z', '2026-11-17T00:45:00.000Z'],
+      ['2026-11-17T00:45:00.000Z', '2026-11-17T01:00:00.750Z'],
+    ]);
+  });
+
+  it('keeps a range too short to split (or one part) whole', () => {
+    const range = { from: new Date('2026-11-17T00:00:00Z'), to: new Date('2026-11-17T00:00:03Z') };
+    expect(iso(sliceWindow(range, 4))).toEqual([['2026-11-17T00:00:00.000Z', '2026-11-17T00:00:03.000Z']]);
+    expect(sliceWindow({ from: range.from, to: new Date('2026-12-01T00:00:00Z') }, 1)).toHaveLength(1);
   });
 });
