@@ -41,6 +41,18 @@ describe('the command line', () => {
     expect((await cli(['--version'], process.env, process.cwd())).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
+  it('stops quietly when its reader goes away (| head): no EPIPE trace, exit 0', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [BIN, 'run', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    // Read nothing: the pipe is closed before the help text is written.
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
   it('has --help with examples for every command, and --version from package.json', async () => {
     for (const command of ['run', 'status', 'verify', 'doctor', 'demo']) {
       const help = await cli([command, '--help'], process.env, process.cwd());
