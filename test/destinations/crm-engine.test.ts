@@ -140,6 +140,37 @@ describe('CrmHttp', () => {
     expect(server.log.length).toBe(1);
   });
 
+  it('a stop ends: after an hour for a daily limit, after 15 minutes for refused credentials (a listener goes on)', async () => {
+    let now = 1_000_000;
+    let daily = true;
+    let refused = false;
+    const server = await loopback((_request, response) => {
+      if (daily) response.writeHead(403).end('[{"errorCode":"daily"}]');
+      else if (refused) response.writeHead(401).end('{"error":"nope"}');
+      else response.end('ok');
+    });
+    let invalidated = 0;
+    const http = new CrmHttp({
+      name: 'crm', label: 'TestCRM', timeoutMs: 5000, retry: { limit: 1, maxBackoffMs: 10, maxRetryAfterMs: 1000 },
+      authorize: async () => ({}), invalidate: () => void invalidated++, classify, now: () => now,
+    });
+    await expect(http.send({ url: `${server.url}/a` })).rejects.toThrow(DestinationUnavailableError);
+    daily = false;
+    now += 3_599_000;
+    expect(() => http.check()).toThrow(/daily API limit/);
+    now += 2_000;
+    expect((await http.send({ url: `${server.url}/a` })).value).toBe('ok');
+    expect(invalidated).toBe(1);
+    refused = true;
+    await expect(http.send({ url: `${server.url}/b` })).rejects.toThrow(/refused the credentials/);
+    refused = false;
+    now += 14 * 60_000;
+    await expect(http.send({ url: `${server.url}/b` })).rejects.toThrow(/refused the credentials/);
+    now += 60_001;
+    expect((await http.send({ url: `${server.url}/b` })).value).toBe('ok');
+    expect(server.log.length).toBe(4);
+  });
+
   it('a Retry-After longer than retry.maxRetryAfter ends the destination for the run instead of waiting', async () => {
     const server = await loopback((_request, response) => response.writeHead(429, { 'retry-after': '3600' }).end());
     const http = client(staticHeaders({}));

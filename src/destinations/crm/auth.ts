@@ -69,8 +69,10 @@ export class OAuthToken implements TokenSource {
     return (await this.fresh()).instanceUrl;
   }
 
+  /** Forgets the token, and a refusal: the next call asks the token endpoint again. */
   invalidate(): void {
     this.current = null;
+    this.refused = null;
   }
 
   private async fresh(): Promise<{ token: string; expiresAt: number; instanceUrl?: string }> {

@@ -12,8 +12,8 @@ import { parseRetryAfter } from '../../zoom/pacer.js';
 export type CrmSignal =
   /** Slow down: pause every request until `waitMs` has passed (null: the CRM did not say; back off). */
   | { type: 'rate-limit'; waitMs: number | null }
-  /** The daily (or otherwise long) allowance is spent: stop for this run. */
-  | { type: 'daily-limit'; message: string }
+  /** The daily (or otherwise long) allowance is spent: stop for this run (or for `waitMs`, when the CRM says). */
+  | { type: 'daily-limit'; message: string; waitMs?: number }
   /** The token expired or was revoked: get a new one and replay. */
   | { type: 'auth-expired' }
   /** The credentials themselves are refused. */
@@ -46,12 +46,15 @@ export interface CrmHttpOptions {
 const RETRY_STATUSES = [429, 500, 502, 503, 504];
 /** How many rate-limit answers one request waits out before it fails (each one also pauses the destination). */
 const RATE_LIMIT_RETRIES = 20;
+/** How long a stopped destination stays stopped when the CRM does not say (see `stopped`). */
+const DAILY_STOP_MS = 3_600_000;
+const REFUSED_STOP_MS = 15 * 60_000;
 
 export class CrmHttp {
   readonly got: Got;
   private pausedUntil = 0;
   private nextSlot = 0;
-  private stopped: DestinationUnavailableError | null = null;
+  private stop_: { error: DestinationUnavailableError; until: number } | null = null;
   /** Answers that said "slow down" (and were waited out), so their retries are not counted as failures. */
   private readonly rateLimited = new WeakSet<object>();
   private readonly now: () => number;
@@ -97,7 +100,7 @@ export class CrmHttp {
               case 'rate-limit': {
                 const waitMs = signal.waitMs ?? Math.min(options.retry.maxBackoffMs, 1000);
                 if (waitMs > options.retry.maxRetryAfterMs) {
-                  this.stop(`${options.label} asks to wait ${Math.ceil(waitMs / 1000)} s (longer than retry.maxRetryAfter); the rest waits for the next run`);
+                  this.stop(`${options.label} asks to wait ${Math.ceil(waitMs / 1000)} s (longer than retry.maxRetryAfter); the rest waits for the next run`, waitMs);
                 } else {
                   this.pausedUntil = Math.max(this.pausedUntil, this.now() + waitMs);
                   this.rateLimited.add(response);
@@ -105,10 +108,10 @@ export class CrmHttp {
                 return response;
               }
               case 'daily-limit':
-                this.stop(`${options.label} daily API limit reached (${signal.message}); the rest waits for the next run`);
+                this.stop(`${options.label} daily API limit reached (${signal.message}); the rest waits for the next run`, signal.waitMs ?? DAILY_STOP_MS);
                 return response;
               case 'auth-refused':
-                this.stop(`${options.label} refused the credentials: ${signal.message}`);
+                this.stop(`${options.label} refused the credentials: ${signal.message}`, REFUSED_STOP_MS);
                 return response;
               case 'auth-expired': {
                 options.invalidate();
@@ -131,7 +134,20 @@ export class CrmHttp {
     }
   }
 
-  /** Rejects at once once the destination stopped for the run; the engine calls it before any work. */
+  /**
+   * The stop in force, if any. A stop ends (a long-running `listen` goes on; a nightly run is long over): after the
+   * CRM's wait for a long Retry-After, an hour for a daily limit, 15 minutes for refused credentials (they may have
+   * been rotated); the token source then starts afresh.
+   */
+  private get stopped(): DestinationUnavailableError | null {
+    if (this.stop_ && this.now() >= this.stop_.until) {
+      this.stop_ = null;
+      this.options.invalidate();
+    }
+    return this.stop_?.error ?? null;
+  }
+
+  /** Rejects at once while the destination is stopped; the engine calls it before any work. */
   check(): void {
     if (this.stopped) throw this.stopped;
   }
@@ -159,13 +175,17 @@ export class CrmHttp {
     try {
       return await this.options.authorize();
     } catch (error) {
-      if (error instanceof DestinationUnavailableError) this.stopped ??= error;
+      if (error instanceof DestinationUnavailableError) this.stopFor(error, REFUSED_STOP_MS);
       throw error;
     }
   }
 
-  private stop(message: string): void {
-    this.stopped ??= new DestinationUnavailableError(this.options.name, message);
+  private stop(message: string, forMs: number): void {
+    this.stopFor(new DestinationUnavailableError(this.options.name, message), forMs);
+  }
+
+  private stopFor(error: DestinationUnavailableError, forMs: number): void {
+    if (!this.stopped) this.stop_ = { error, until: this.now() + forMs };
   }
 
   private read(response: Response): CrmSignal | null {
@@ -177,15 +197,15 @@ export class CrmHttp {
     // got wraps what a hook throws (the token source's refusal) in a RequestError: the cause is the real answer.
     const cause = causeOf(error);
     if (cause instanceof DestinationUnavailableError) {
-      this.stopped ??= cause;
-      return this.stopped;
+      this.stopFor(cause, REFUSED_STOP_MS);
+      return this.stopped ?? cause;
     }
     // got runs no afterResponse hook on a replayed request's answer: a fresh token refused shows up only here.
     if (error instanceof HTTPError) {
       const signal = this.read(error.response);
-      if (signal?.type === 'auth-expired') this.stop(`${this.options.label} refused a fresh token (${error.response.statusCode})`);
-      else if (signal?.type === 'auth-refused') this.stop(`${this.options.label} refused the credentials: ${signal.message}`);
-      else if (signal?.type === 'daily-limit') this.stop(`${this.options.label} daily API limit reached (${signal.message}); the rest waits for the next run`);
+      if (signal?.type === 'auth-expired') this.stop(`${this.options.label} refused a fresh token (${error.response.statusCode})`, REFUSED_STOP_MS);
+      else if (signal?.type === 'auth-refused') this.stop(`${this.options.label} refused the credentials: ${signal.message}`, REFUSED_STOP_MS);
+      else if (signal?.type === 'daily-limit') this.stop(`${this.options.label} daily API limit reached (${signal.message}); the rest waits for the next run`, signal.waitMs ?? DAILY_STOP_MS);
     }
     if (this.stopped) return this.stopped;
     if (error instanceof DestinationError) return error;
