@@ -99,10 +99,15 @@ const TEMP_CACHE_KIB = 2048;
  *
  * No statement scans a table whose size grows with the ledger; each lookup costs O(page × log rows). What that costs
  * (2 cores, EPYC 2.6 GHz): a candidate is four B-tree descents (artifacts key index, artifacts row, deliveries
- * (destination, key) index, deliveries row), about 10 µs even with every page cached, so reading 100k candidates alone
- * takes about 1 s; writing the 50k new or changed artifact rows (≈1.3 kB each, random keys) and committing them takes
- * about as long again. Fewer descents need a schema change (deliveries WITHOUT ROWID on (destination, key); a narrow
- * key → state/signature table apart from the descriptor), i.e. a migration.
+ * (destination, key) index, deliveries row). Profile of the ledger benchmark's diff (100k candidates, 1M rows; 2.8 s
+ * sampled, 2026-11-25): rememberArtifacts 74 % (its COMMITs 32 %; the page read, 50k upserts and their descriptor JSON
+ * 36 %; signatureOf 5 %), deliveryStates 19-22 %, planBatch 3 %. About 0.4-0.7 s of it is the fsyncs of the WAL
+ * checkpoints that commits trigger (synchronous = OFF, or checkpointing from a second connection: diff 2.8-3.1 → 2.3-2.4 s,
+ * record 1.6 → 1.0 s), and the rest is writing the 50k new or edited artifact rows (≈1.3 kB, random keys: batching
+ * commits further saves little, each insert dirties its own index leaf).
+ * Tried and measured, not kept: deliveries as a WITHOUT ROWID table on (destination, key) (one descent per lookup):
+ * lookups no faster (the clustered tree of 300-byte rows built by random inserts is larger than index + heap), record
+ * 100k 1.4 → 2.1-2.8 s, setup 51 → 60-67 s (branch ledger-experiment-without-rowid, with its migration and test).
  */
 export const ENGINE_SQL = {
   rememberedRows: `SELECT key, state, pending_since, signature FROM artifacts WHERE key IN (SELECT value FROM json_each(?))`,
