@@ -3,7 +3,6 @@
 // artifact key, so each write is a true upsert: repeated after a crash it lands on the same row, and an edited note
 // is updated in place. Files go up as `documentbody` base64, or in UploadBlock blocks when larger than one block.
 import { Readable } from 'node:stream';
-import { HTTPError } from 'got';
 import type { ArtifactKind, EngagementInfo } from '../artifacts.js';
 import type { DynamicsDestinationConfig } from '../config-schema.js';
 import { DestinationError, DestinationUnavailableError } from '../errors.js';
@@ -11,7 +10,7 @@ import { markerOf, type CrmAdapter, type CrmRecord, type FileEntry, type FoundEn
 import { OAuthToken, secretFromEnv } from './crm/auth.js';
 import { buildCrmDestination } from './crm/build.js';
 import type { CrmDestination } from './crm/engine.js';
-import { retryAfterMs, type CrmAnswer, type CrmHttp, type CrmSignal } from './crm/http.js';
+import { retryAfterMs, statusOf, type CrmAnswer, type CrmHttp, type CrmSignal } from './crm/http.js';
 import { readHead } from './body.js';
 import { BLOCK_BYTES, blockIdOf, blocksOf, UploadBlockBodies } from './dynamics/blocks.js';
 import { Base64Decoder, parseContactIds, parseContinuationToken, parseMaxUpload, parsePhoneCall, type AnnotationRow, type PhoneCallRow } from './dynamics/answers.js';
@@ -346,10 +345,6 @@ function sameId(a: string | null | undefined, b: string): boolean {
   return typeof a === 'string' && a.toLowerCase() === b.toLowerCase();
 }
 
-function statusOf(error: unknown): number | undefined {
-  const cause = error instanceof Error ? error.cause : undefined;
-  return cause instanceof HTTPError ? cause.response.statusCode : undefined;
-}
 
 
 function parseAnswer<T>(text: string, parse: (body: string) => T, request: string, destination: string): T {

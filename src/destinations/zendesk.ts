@@ -5,14 +5,14 @@
 // (`POST /api/v2/uploads`), then attached by their token to a comment of their own.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { HTTPError, type OptionsInit } from 'got';
+import type { OptionsInit } from 'got';
 import type { ArtifactKind, EngagementInfo } from '../artifacts.js';
 import type { ZendeskDestinationConfig } from '../config-schema.js';
 import { ConfigError, DestinationError } from '../errors.js';
 import type { CrmAdapter, CrmRecord, FileEntry, FoundEntry, TextEntry } from './crm/adapter.js';
 import { buildCrmDestination } from './crm/build.js';
 import type { CrmDestination } from './crm/engine.js';
-import type { CrmHttp } from './crm/http.js';
+import { statusOf, type CrmHttp } from './crm/http.js';
 import { apiToken, classifyZendesk, oauthTokens } from './zendesk/auth.js';
 import { parseAddedComment, parseAttachment, parseCommentPage, parseTicket, parseTickets, parseUpload, parseUserIds, ZendeskAnswerError } from './zendesk/api.js';
 import { commentBody, describeEngagement, fileText, newestEntry, sameText, sectionOf, sectionsOf, subjectOf, type ZendeskComment } from './zendesk/comments.js';
@@ -372,13 +372,6 @@ function packed<T extends { section: string }>(items: readonly T[], limitChars: 
   return batches;
 }
 
-/** The HTTP status behind a (wrapped) error, if it was an HTTP answer. */
-function statusOf(error: unknown): number | undefined {
-  for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    if (current instanceof HTTPError) return current.response.statusCode;
-  }
-  return undefined;
-}
 
 async function drain(body: Readable): Promise<void> {
   for await (const _chunk of body) {

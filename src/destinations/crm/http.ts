@@ -239,6 +239,14 @@ function pathOf(url: string | URL): string {
   }
 }
 
+/** The HTTP status behind an error from `CrmHttp` (got's HTTPError, possibly wrapped as a cause), or undefined. */
+export function statusOf(error: unknown): number | undefined {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (current instanceof HTTPError) return current.response.statusCode;
+  }
+  return undefined;
+}
+
 /** Retry-After as seconds or an HTTP date → milliseconds from now, or null. */
 export function retryAfterMs(headers: CrmAnswer['headers'], now = Date.now()): number | null {
   const raw = headers['retry-after'];

@@ -1,10 +1,10 @@
 // The HubSpot requests the destination makes (CRM v3 objects, v4 associations, Files v3), each answer parsed into a
 // small typed value at this edge. Every request goes through the destination's CrmHttp (pauses, stop, auth header).
 import { Readable } from 'node:stream';
-import got, { HTTPError } from 'got';
+import got from 'got';
 import { DestinationError } from '../../errors.js';
 import type { FileEntry } from '../crm/adapter.js';
-import type { CrmHttp } from '../crm/http.js';
+import { statusOf, type CrmHttp } from '../crm/http.js';
 import { multipartBody } from './multipart.js';
 
 export type ObjectType = 'calls' | 'notes' | 'contacts';
@@ -210,8 +210,3 @@ function fileOf(value: unknown, malformed: () => Error): HubspotFile {
   return { id: String(entry.id), size: typeof entry.size === 'number' ? entry.size : Number(entry.size ?? NaN) };
 }
 
-/** The HTTP status behind a failed request, if it got an answer. */
-export function statusOf(error: unknown): number | undefined {
-  const cause = error instanceof HTTPError ? error : error instanceof Error && error.cause instanceof HTTPError ? error.cause : undefined;
-  return cause?.response.statusCode;
-}

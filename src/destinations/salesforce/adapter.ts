@@ -7,7 +7,7 @@ import type { ArtifactKind, EngagementInfo } from '../../artifacts.js';
 import { MEDIA_KINDS } from '../../config-schema.js';
 import type { CrmAdapter, CrmRecord, FileEntry, FoundEntry, TextEntry } from '../crm/adapter.js';
 import { markerOf } from '../crm/adapter.js';
-import type { CrmHttp } from '../crm/http.js';
+import { statusOf, type CrmHttp } from '../crm/http.js';
 import { titleOf } from '../crm/render.js';
 import { dropBlock, putBlock, readBlock } from './blocks.js';
 import { ContentFiles } from './files.js';
@@ -19,7 +19,6 @@ import {
   parseSaveResult,
   SalesforceRest,
   soqlString,
-  statusOf,
   stringField,
 } from './rest.js';
 

@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FileEntry } from '../crm/adapter.js';
-import { asObject, optionalString, parseSaveResult, type SalesforceRest, soqlString, statusOf, stringField } from './rest.js';
+import { asObject, optionalString, parseSaveResult, type SalesforceRest, soqlString, stringField } from './rest.js';
+import { statusOf } from '../crm/http.js';
 
 /** A non-multipart insert carries at most 37.5 MB of base64. */
 export const JSON_BASE64_LIMIT = 37.5 * 1024 * 1024;

@@ -2,9 +2,9 @@
 // refresh and the run-wide stop apply), answers parsed at the edge, SOQL string literals, and our keys as external-id
 // values.
 import type { Readable } from 'node:stream';
-import { HTTPError, type OptionsInit } from 'got';
+import type { OptionsInit } from 'got';
 import { DestinationError } from '../../errors.js';
-import type { CrmHttp } from '../crm/http.js';
+import { statusOf, type CrmHttp } from '../crm/http.js';
 
 
 export interface RestOptions {
@@ -69,13 +69,6 @@ export class SalesforceRest {
   }
 }
 
-/** The HTTP status inside a CrmHttp error (got's HTTPError as its cause), if any. */
-export function statusOf(error: unknown): number | undefined {
-  for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    if (current instanceof HTTPError) return current.response.statusCode;
-  }
-  return undefined;
-}
 
 function parseJson(body: string, path: string): unknown {
   try {

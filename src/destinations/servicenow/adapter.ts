@@ -4,12 +4,12 @@
 // saying it replaces the earlier one, and every write first reads the record's journal for its marker (a crash
 // after the write). Files are sys_attachment rows, uploaded as the raw body.
 import { Readable } from 'node:stream';
-import { HTTPError, type OptionsInit } from 'got';
+import type { OptionsInit } from 'got';
 import type { ArtifactKind, EngagementInfo } from '../../artifacts.js';
 import { MEDIA_KINDS } from '../../config-schema.js';
 import { DestinationError } from '../../errors.js';
 import { markerOf, type CrmAdapter, type CrmRecord, type FileEntry, type FoundEntry, type TextEntry } from '../crm/adapter.js';
-import type { CrmHttp } from '../crm/http.js';
+import { statusOf, type CrmHttp } from '../crm/http.js';
 import { leafName } from '../paths.js';
 import { formatLocation, parseLocation, parseResultList, parseResultObject, queryValue, required, type Row } from './api.js';
 
@@ -273,10 +273,3 @@ function stemOf(fileName: string): string {
   return fileName.replace(/\.[a-z0-9]{1,10}$/, '');
 }
 
-/** The HTTP status behind a (wrapped) error, or null. */
-function statusOf(error: unknown): number | null {
-  for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    if (current instanceof HTTPError) return current.response.statusCode;
-  }
-  return null;
-}
