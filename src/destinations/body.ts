@@ -80,3 +80,20 @@ export async function readHead(body: Readable, limit: number): Promise<Head> {
   // Not objectMode: consumers count bytes, and a byte-sized buffer keeps at most one chunk read ahead.
   return { chunks, bytes, ended: false, rest: Readable.from(remaining(), { objectMode: false, highWaterMark: 64 * 1024 }) };
 }
+
+/**
+ * A download stream once its answer's headers arrived: an error status or a refused connection rejects here (as
+ * `explain` words it) rather than midway through the reader's loop; the stream is destroyed then.
+ */
+export async function whenAnswered<T extends Readable>(stream: T, explain: (error: unknown) => Error): Promise<T> {
+  try {
+    await new Promise((resolve, reject) => {
+      stream.once('response', resolve);
+      stream.once('error', reject);
+    });
+  } catch (error) {
+    stream.destroy();
+    throw explain(error);
+  }
+  return stream;
+}

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import got, { HTTPError, RequestError, type Got } from 'got';
 import { HTTP_URL_PLACEHOLDERS, type HttpDestinationConfig } from '../config-schema.js';
 import { ConfigError, DestinationError } from '../errors.js';
-import { meterBody, readHead } from './body.js';
+import { meterBody, readHead, whenAnswered } from './body.js';
 import { asciiJson } from './object-store.js';
 import { objectPath, type ObjectAddress } from './paths.js';
 import type { Destination, PutRequest, PutResult, StoredObject } from './types.js';
@@ -156,16 +156,7 @@ export class HttpDestination implements Destination {
   async read(location: string): Promise<Readable> {
     const url = this.checkLocation(location);
     const stream = this.client.stream(url, { headers: this.headers, retry: { limit: 0 } });
-    try {
-      await new Promise((resolve, reject) => {
-        stream.once('response', resolve);
-        stream.once('error', reject);
-      });
-    } catch (error) {
-      stream.destroy();
-      throw this.failure('GET', url, location, error);
-    }
-    return stream;
+    return whenAnswered(stream, (error) => this.failure('GET', url, location, error));
   }
 
   async remove(location: string): Promise<void> {

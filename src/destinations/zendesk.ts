@@ -9,6 +9,7 @@ import type { OptionsInit } from 'got';
 import type { ArtifactKind, EngagementInfo } from '../artifacts.js';
 import type { ZendeskDestinationConfig } from '../config-schema.js';
 import { ConfigError, DestinationError } from '../errors.js';
+import { whenAnswered } from './body.js';
 import type { CrmAdapter, CrmRecord, FileEntry, FoundEntry, TextEntry } from './crm/adapter.js';
 import { buildCrmDestination } from './crm/build.js';
 import type { CrmDestination } from './crm/engine.js';
@@ -309,16 +310,7 @@ export class ZendeskAdapter implements CrmAdapter {
   private async download(url: string): Promise<Readable> {
     this.checkOrigin(url);
     const stream = this.http.got.stream(url, { retry: { limit: 0 } });
-    try {
-      await new Promise((resolve, reject) => {
-        stream.once('response', resolve);
-        stream.once('error', reject);
-      });
-    } catch (error) {
-      stream.destroy();
-      throw this.http.explain(error, { url });
-    }
-    return stream;
+    return whenAnswered(stream, (error) => this.http.explain(error, { url }));
   }
 
   private checkOrigin(url: string): void {
