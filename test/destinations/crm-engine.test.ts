@@ -333,7 +333,7 @@ describe('CrmDestination (the shared engine)', () => {
     const request = { ...sampleRequest({ key: 'recording/R1' }), linkOnly: { size: 5000 } };
     const { location } = await destination.put(request, Readable.from([]));
     expect(crm.entries.get(location)?.text).toBe(
-      'Zoom recording: https://v.example.com/recording/R1\n(4.9 KiB, over MemoryCRM\'s 100 B file limit: a link to our stored copy)\n[zcc:recording/R1]',
+      'Zoom recording: https://v.example.com/recording/R1\n(5.0 KB, over MemoryCRM\'s 100 B file limit: a link to our stored copy)\n[zcc:recording/R1]',
     );
   });
 

@@ -394,7 +394,7 @@ describe('attachments', () => {
     expect(record?.files).toEqual([]);
     expect(await destination.stat(request)).toMatchObject({ location });
     expect(record?.texts[0]?.text).toBe(
-      `Zoom recording: https://recordings.example.com/recording/Big1\n(4.9 KiB, over ServiceNow's 1000 B file limit: a link to our stored copy)\n${markerOf('recording/Big1')}`,
+      `Zoom recording: https://recordings.example.com/recording/Big1\n(5.0 KB, over ServiceNow's 1.0 KB file limit: a link to our stored copy)\n${markerOf('recording/Big1')}`,
     );
   });
 

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { MEDIA_KINDS } from '../../config-schema.js';
 import type { ArtifactKind, EngagementInfo } from '../../artifacts.js';
 import { DestinationError } from '../../errors.js';
+import { formatBytes } from '../../report.js';
 import { meterBody, readHead } from '../body.js';
 import { leafName, objectPath } from '../paths.js';
 import type { Destination, PutRequest, PutResult, StoredObject } from '../types.js';
@@ -259,16 +260,4 @@ async function readText(body: Readable, expectedSize: number | undefined, signal
 
 function textFileName(request: PutRequest): string {
   return leafName({ ...request, extension: 'txt' });
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
