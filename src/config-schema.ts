@@ -216,8 +216,7 @@ const crmBase = {
 /** Text kinds become text or a .txt file; media become a file or a link; any kind may be `none`. */
 function checkAttach(crm: { attach: Partial<Record<(typeof ARTIFACT_KINDS)[number], string>> }, context: z.RefinementCtx): void {
   for (const [artifactKind, mode] of Object.entries(crm.attach)) {
-    const media = (MEDIA_KINDS as readonly string[]).includes(artifactKind);
-    if (media ? mode === 'text' : false) {
+    if (mode === 'text' && (MEDIA_KINDS as readonly string[]).includes(artifactKind)) {
       context.addIssue({ code: 'custom', path: ['attach', artifactKind], message: `"file", "link" or "none" for ${artifactKind} (media is not text)` });
     }
   }
