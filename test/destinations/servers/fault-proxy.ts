@@ -2,7 +2,7 @@
 // bytes) and can fail chosen ones on demand, with a status, by resetting the connection partway through the body, or
 // by stalling it there (the request then hangs until the client gives up on it).
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from './loopback.js';
 
 export interface ProxiedRequest {
   method: string;
@@ -37,7 +37,6 @@ export interface FaultProxy {
 export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
   const requests: ProxiedRequest[] = [];
   const faults: Fault[] = [];
-  const sockets = new Set<Socket>();
 
   const takeFault = (entry: ProxiedRequest): FaultAction | null => {
     const index = faults.findIndex((fault) => fault.match(entry));
@@ -105,20 +104,13 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     }
     req.pipe(upstream);
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenOnLoopback(server);
+  const { port } = listening;
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
     faults,
     close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+      listening.close(),
   };
 }

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rename, rm, unlink } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from './loopback.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -50,7 +50,6 @@ export async function startRecordingServer(): Promise<RecordingServer> {
   const requests: RecordedRequest[] = [];
   const stored = new Map<string, StoredBody>();
   const faults: { fault: RecordingFault; times: number; match: (request: IncomingMessage) => boolean }[] = [];
-  const sockets = new Set<Socket>();
 
   const takeFault = (req: IncomingMessage): RecordingFault | null => {
     const index = faults.findIndex((entry) => entry.match(req));
@@ -149,12 +148,8 @@ export async function startRecordingServer(): Promise<RecordingServer> {
         res.writeHead(405).end();
     }
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenOnLoopback(server);
+  const { port } = listening;
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
@@ -174,8 +169,7 @@ export async function startRecordingServer(): Promise<RecordingServer> {
       faults.length = 0;
     },
     close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -7,7 +7,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from '../loopback.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -132,7 +132,6 @@ export async function startDynamicsFake(options: DynamicsFakeOptions = {}): Prom
   const log: CrmLogEntry[] = [];
   const requests: DynamicsFake['requests'] = [];
   const listeners: ((writes: number) => void)[] = [];
-  const sockets = new Set<Socket>();
   let writes = 0;
   let storm = 0;
   let dailyLimit = false;
@@ -548,12 +547,8 @@ export async function startDynamicsFake(options: DynamicsFakeOptions = {}): Prom
       send(res, 500, { error: { code: '0x80040216', message: `An unexpected error occurred: ${(error as Error).message}` } });
     });
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listening = await listenOnLoopback(server);
+  const url = `http://127.0.0.1:${listening.port}`;
   orgUrl = url;
   const tokenUrl = `${url}/${TENANT}/oauth2/v2.0/token`;
 
@@ -629,8 +624,7 @@ export async function startDynamicsFake(options: DynamicsFakeOptions = {}): Prom
       maxUpload = base64Chars;
     },
     close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -6,7 +6,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from '../loopback.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import busboy from 'busboy';
@@ -148,7 +148,6 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
   const failingUpserts = new Set<string>();
   const recentRequests: number[] = [];
   const recentSearches: number[] = [];
-  const sockets = new Set<Socket>();
   let tokenValid = true;
   let nextId = 10_001;
   let writes = 0;
@@ -776,12 +775,8 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
       if (!res.headersSent) res.writeHead(500).end(String(error));
     });
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listening = await listenOnLoopback(server);
+  baseUrl = `http://127.0.0.1:${listening.port}`;
   const tokenEnv = 'HUBSPOT_FAKE_ACCESS_TOKEN';
 
   function heldRecords(): CrmHeldRecord[] {
@@ -861,8 +856,7 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
       tokenValid = false;
     },
     close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

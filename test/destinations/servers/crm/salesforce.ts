@@ -10,7 +10,7 @@ import { createHash, createVerify, generateKeyPairSync, randomBytes, type KeyObj
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from '../loopback.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import busboy from 'busboy';
@@ -147,7 +147,6 @@ export async function startSalesforceFake(options: SalesforceFakeOptions = {}): 
   const entries: CrmLogEntry[] = [];
   const tokenLog: { grant: string; status: number }[] = [];
   const writeListeners: ((writes: number) => void)[] = [];
-  const sockets = new Set<Socket>();
   let writes = 0;
   let apiUsage = 0;
   let serial = 0;
@@ -641,12 +640,8 @@ export async function startSalesforceFake(options: SalesforceFakeOptions = {}): 
       sendJson(res, entry, failure.status, failure.errors, failure.headers);
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listening = await listenOnLoopback(server);
+  baseUrl = `http://127.0.0.1:${listening.port}`;
 
   const engagementPrefix = 'engagement:';
 
@@ -734,8 +729,7 @@ export async function startSalesforceFake(options: SalesforceFakeOptions = {}): 
     },
     tokenRequests: () => tokenLog.map((request) => ({ ...request })),
     close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

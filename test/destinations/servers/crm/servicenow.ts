@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from '../loopback.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CrmFakeView, CrmHeldFile, CrmHeldRecord, CrmHeldText, CrmLogEntry } from './view.js';
@@ -128,7 +128,6 @@ export async function startServicenowFake(options: ServicenowFakeOptions = {}): 
   const journal: JournalRow[] = [];
   const attachments = new Map<string, Attachment>();
   const writeListeners: ((writes: number) => void)[] = [];
-  const sockets = new Set<Socket>();
   const numbers = new Map<string, number>();
 
   const custom = keyField.startsWith('u_') ? [keyField] : [];
@@ -529,14 +528,10 @@ export async function startServicenowFake(options: ServicenowFakeOptions = {}): 
   }
 
   function baseUrl(): string {
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return `http://127.0.0.1:${listening.port}`;
   }
 
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listening = await listenOnLoopback(server);
   const url = baseUrl();
 
   function heldRecords(): CrmHeldRecord[] {
@@ -602,8 +597,7 @@ export async function startServicenowFake(options: ServicenowFakeOptions = {}): 
       return id;
     },
     close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from '../loopback.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CrmFakeView, CrmHeldFile, CrmHeldRecord, CrmHeldText, CrmLogEntry } from './view.js';
@@ -582,7 +582,6 @@ export async function startZendeskFake(options: ZendeskFakeOptions = {}): Promis
     return invalidEndpoint();
   };
 
-  const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     const method = req.method ?? 'GET';
     const parsed = new URL(req.url ?? '/', 'http://fake');
@@ -641,12 +640,8 @@ export async function startZendeskFake(options: ZendeskFakeOptions = {}): Promis
       send(answer);
     })().catch((error: unknown) => send({ status: 500, text: `fake error: ${(error as Error).message}` }));
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listening = await listenOnLoopback(server);
+  url = `http://127.0.0.1:${listening.port}`;
 
   const heldRecord = (ticket: Ticket): CrmHeldRecord => {
     const texts: CrmHeldText[] = [];
@@ -741,8 +736,7 @@ export async function startZendeskFake(options: ZendeskFakeOptions = {}): Promis
       listeners.push(listener);
     },
     async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
