@@ -77,8 +77,10 @@ destinationConformance(
     const config = salesforceDestinationSchema.parse(fake.destinationConfig('sf', { retry: FAST_RETRY }));
     return { destination: createSalesforceDestination(config, fake.env()), cleanup: () => fake.close() };
   },
-  // Up to 8 MiB a file goes up as JSON base64 (replayable), above it as a streamed multipart body.
-  { crm: true, partBytes: 8 * MiB, largeBytes: 40 * MiB, maxRssGrowthBytes: 36 * MiB },
+  // Up to 8 MiB a file goes up as JSON base64 (replayable), above it as a streamed multipart body. The fake parses
+  // the multipart body in this process, so its garbage counts too: growth measures 52-57 MiB whether the body is 128
+  // or 384 MiB. A 40 MiB body against 36 MiB failed once in CI on that noise; this body is well above the bound.
+  { crm: true, partBytes: 8 * MiB, largeBytes: 256 * MiB, maxRssGrowthBytes: 96 * MiB },
 );
 
 describe('Salesforce: the engagement Task', () => {
