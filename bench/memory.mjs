@@ -12,6 +12,10 @@ const CONCURRENCY = args.number('concurrency', 8);
 const NODE_OPTIONS = args.string('node-options', launcherFlags().join(' ')).split(' ').filter(Boolean);
 const GiB = 2 ** 30;
 const peak = (result) => result.vmHwm ?? result.peakRssSampled;
+/** What the resident memory was made of at the sampled peak. */
+const composition = (at) =>
+  `V8 heap ${fmt.mib(at.heapUsed)} used of ${fmt.mib(at.heapTotal)}, buffers outside it ${fmt.mib(at.external)}` +
+  (Number.isFinite(at.anon) ? `; resident anonymous ${fmt.mib(at.anon)}, file-backed (node's own code, libraries) ${fmt.mib(at.file)}` : '');
 
 // 1. About 2 GB: one 1 GiB recording (the call across midnight) and ~1,400 engagements' ordinary media, as fast as
 // the loopback allows (the worst case for buffers in flight).
@@ -23,6 +27,7 @@ try {
   await big.close();
 }
 console.log(`moved ${fmt.mb(moved.traffic.bytes)} (${moved.traffic.downloads} downloads) in ${fmt.s(moved.result.wallMs)}: peak RSS ${fmt.mib(peak(moved.result))} (sampled ${fmt.mib(moved.result.peakRssSampled)}), exit ${moved.result.exitCode}`);
+console.log(`  at the sampled peak: ${composition(moved.result.atPeak)}`);
 
 // 2. The same tool over a 10k and a 100k engagement window: notes and dispositions (every engagement's listing, plan,
 // push and ledger rows; 2.3 artifacts per engagement), so the 100k window fits the time budget.

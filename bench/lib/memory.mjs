@@ -11,15 +11,36 @@ export function vmHwm() {
   }
 }
 
-/** Samples RSS every `everyMs` until stopped; returns the peak seen. */
+/** RssAnon, RssFile and RssShmem from /proc/self/status in bytes (what the resident memory is made of), or null. */
+export function rssParts() {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const read = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB$`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+    return { anon: read('RssAnon'), file: read('RssFile'), shmem: read('RssShmem') };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Samples RSS every `everyMs` until stopped; returns the peak seen and, at that moment, where the memory was (V8 heap,
+ * buffers outside it), so a benchmark can say what the peak is made of.
+ */
 export function sampleRss(everyMs = 20) {
-  let peak = process.memoryUsage.rss();
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
-  }, everyMs);
+  let peak = { rss: 0 };
+  const sample = () => {
+    const rss = process.memoryUsage.rss();
+    if (rss > peak.rss) {
+      const { heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+      peak = { rss, heapUsed, heapTotal, external, arrayBuffers, ...rssParts() };
+    }
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
   timer.unref();
   return () => {
     clearInterval(timer);
-    return Math.max(peak, process.memoryUsage.rss());
+    sample();
+    return peak;
   };
 }

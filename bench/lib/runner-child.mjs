@@ -29,7 +29,7 @@ try {
   for (const row of result.tally.counts.values()) {
     for (const [outcome, n] of Object.entries(row)) totals[outcome] = (totals[outcome] ?? 0) + n;
   }
-  const peakRssSampled = stopSampling();
+  const { rss: peakRssSampled, ...atPeak } = stopSampling();
   process.send({
     type: 'done',
     result: {
@@ -45,6 +45,7 @@ try {
       failures: result.tally.failures.slice(0, 5),
       rssBeforeImport,
       peakRssSampled,
+      atPeak,
       vmHwm: vmHwm(),
     },
   }, () => process.exit(0));

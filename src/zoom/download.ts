@@ -6,6 +6,7 @@ import { HTTPError } from 'got';
 import { ArtifactError } from '../errors.js';
 import type { TokenProvider } from './auth.js';
 import { isTokenRefused, type ZoomClient } from './client.js';
+import { countStreamedBytes } from './collect-spent-buffers.js';
 import { assertTokenHost } from './hosts.js';
 
 export interface DownloadOptions {
@@ -84,6 +85,7 @@ async function pump(job: Job, first: ResponseStream): Promise<void> {
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         received += chunk.length;
+        countStreamedBytes(chunk.length);
         if (received > size) throw new ArtifactError(`${target.pathname} sent more than its Content-Length of ${size} bytes`);
         if (out.destroyed) return;
         if (!out.write(chunk)) await once(out, 'drain');
