@@ -113,6 +113,12 @@ export const MIGRATIONS: readonly string[] = [
 
   ALTER TABLE deliveries ADD COLUMN via TEXT NOT NULL DEFAULT 'reconcile';
   `,
+  // The run lock's holder proves it is alive: a lock whose heartbeat stopped is stale from any host. A lock held while
+  // this migration runs gets a fresh heartbeat, so it is honoured for one staleness period before it can be taken.
+  `
+  ALTER TABLE run_lock ADD COLUMN heartbeat_at TEXT;
+  UPDATE run_lock SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now');
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

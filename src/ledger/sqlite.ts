@@ -76,6 +76,13 @@ const CACHE_KIB = 8192;
 const GROUP_MS = 200;
 const GROUP_WRITES = 2000;
 
+/**
+ * The run lock's holder refreshes its heartbeat this often; a lock whose heartbeat is older than the stale period is
+ * free. Ten beats: a holder busy in one long synchronous step (a page of the diff) never looks gone.
+ */
+const RUN_LOCK_HEARTBEAT_MS = 30_000;
+export const RUN_LOCK_STALE_MS = 10 * RUN_LOCK_HEARTBEAT_MS;
+
 /** Page cache of the TEMP schema (scratch key sets), KiB. */
 const TEMP_CACHE_KIB = 2048;
 
@@ -179,6 +186,9 @@ export class SqliteLedger implements Ledger {
   private readonly statements = new Map<string, Database.Statement>();
 
   private keySets = 0;
+  /** Set while this connection holds the run lock: the holder and the timer that keeps its heartbeat fresh. */
+  private lockOwner: { pid: number; host: string } | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
   private grouping = false;
   /** Writes held for the next commit, in order. */
   private deferred: (() => void)[] = [];
@@ -267,22 +277,45 @@ export class SqliteLedger implements Ledger {
 
   acquireRunLock(owner: { pid: number; host: string; startedAt: string }): void {
     this.db.transaction(() => {
-      const held = this.sql('SELECT pid, host, started_at FROM run_lock WHERE id = 1').get() as
-        | { pid: number; host: string; started_at: string }
+      const held = this.sql('SELECT pid, host, started_at, heartbeat_at FROM run_lock WHERE id = 1').get() as
+        | { pid: number; host: string; started_at: string; heartbeat_at: string | null }
         | undefined;
-      if (held && !(held.host === hostname() && !processAlive(held.pid))) {
+      if (held && !runLockStale(held, Date.now())) {
         throw new LedgerLockedError(
           `another run holds the ledger (pid ${held.pid} on ${held.host}, since ${held.started_at}); wait for it to finish`,
         );
       }
+      // The holder that left the lock behind left its run marked running too.
+      if (held) this.sql(`UPDATE runs SET outcome = 'crashed' WHERE outcome = 'running' AND pid = ? AND host = ?`).run(held.pid, held.host);
       this
-        .sql('INSERT OR REPLACE INTO run_lock (id, pid, host, started_at) VALUES (1, ?, ?, ?)')
-        .run(owner.pid, owner.host, owner.startedAt);
+        .sql('INSERT OR REPLACE INTO run_lock (id, pid, host, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)')
+        .run(owner.pid, owner.host, owner.startedAt, new Date().toISOString());
     }).immediate();
+    this.lockOwner = owner;
+    this.heartbeat = setInterval(() => this.beatRunLock(), RUN_LOCK_HEARTBEAT_MS);
+    this.heartbeat.unref();
   }
 
   releaseRunLock(): void {
-    this.sql('DELETE FROM run_lock WHERE id = 1 AND pid = ?').run(process.pid);
+    this.stopHeartbeat();
+    this.sql('DELETE FROM run_lock WHERE id = 1 AND pid = ? AND host = ?').run(process.pid, hostname());
+  }
+
+  private beatRunLock(): void {
+    if (!this.lockOwner) return;
+    try {
+      this
+        .sql('UPDATE run_lock SET heartbeat_at = ? WHERE id = 1 AND pid = ? AND host = ?')
+        .run(new Date().toISOString(), this.lockOwner.pid, this.lockOwner.host);
+    } catch {
+      // Busy past the timeout: the next beat tries again, well before the lock could look stale.
+    }
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    this.lockOwner = null;
   }
 
   startRun(run: { mode: RunMode; windowFrom: string; windowTo: string; startedAt: string }): number {
@@ -499,6 +532,7 @@ export class SqliteLedger implements Ledger {
   }
 
   close(): void {
+    this.stopHeartbeat();
     try {
       if (this.db.open) this.flush();
     } finally {
@@ -813,7 +847,7 @@ export class SqliteLedger implements Ledger {
     const rows = this
       .sql(
         `SELECT subscription_id, disconnected_at, reconnected_at, reason FROM websocket_gaps
-         WHERE coalesce(reconnected_at, disconnected_at) >= ? ORDER BY disconnected_at`,
+         WHERE reconnected_at IS NULL OR reconnected_at >= ? ORDER BY disconnected_at`,
       )
       .all(since) as { subscription_id: string; disconnected_at: string; reconnected_at: string | null; reason: string | null }[];
     return rows.map((row) => ({
@@ -827,6 +861,15 @@ export class SqliteLedger implements Ledger {
 
 function toStoredArtifact(row: ArtifactRow): StoredArtifact {
   return { artifact: JSON.parse(row.descriptor_json) as Artifact, state: row.state, pendingSince: row.pending_since };
+}
+
+/**
+ * A lock left by a holder that is gone: on this host its process is dead; from any host (another container, a pid
+ * reused by an unrelated process) its heartbeat stopped more than RUN_LOCK_STALE_MS ago.
+ */
+function runLockStale(held: { pid: number; host: string; heartbeat_at: string | null }, now: number): boolean {
+  if (held.host === hostname() && !processAlive(held.pid)) return true;
+  return held.heartbeat_at !== null && now - Date.parse(held.heartbeat_at) > RUN_LOCK_STALE_MS;
 }
 
 function processAlive(pid: number): boolean {

@@ -58,7 +58,10 @@ export interface KeySet {
 }
 
 export interface Ledger extends ListenLedger {
-  /** Takes the run lock or throws LedgerLockedError; a lock left by a dead process on this host is taken over. */
+  /**
+   * Takes the run lock or throws LedgerLockedError, and keeps its heartbeat fresh until released or closed. A lock left
+   * by a dead process on this host, or whose heartbeat stopped (any host), is taken over.
+   */
   acquireRunLock(owner: { pid: number; host: string; startedAt: string }): void;
   releaseRunLock(): void;
 

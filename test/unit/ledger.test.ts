@@ -2,10 +2,11 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hostname } from 'node:os';
-import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { describe, expect, it, vi } from 'vitest';
 import type { Artifact } from '../../src/artifacts.js';
 import { LedgerLockedError } from '../../src/errors.js';
-import { SqliteLedger } from '../../src/ledger/sqlite.js';
+import { RUN_LOCK_STALE_MS, SqliteLedger } from '../../src/ledger/sqlite.js';
 
 function tempLedgerPath(): string {
   return path.join(mkdtempSync(path.join(tmpdir(), 'ledger-')), 'ledger.sqlite');
@@ -132,6 +133,66 @@ describe('SQLite ledger', () => {
     expect(() => first.acquireRunLock({ pid: process.pid, host: 'y', startedAt: 'now' })).not.toThrow();
     first.close();
     second.close();
+  });
+
+  it('takes over a lock whose heartbeat stopped, from any host, and marks the run its holder left as crashed', () => {
+    const file = tempLedgerPath();
+    const holder = SqliteLedger.open(file);
+    holder.acquireRunLock({ pid: process.pid, host: 'container-a', startedAt: '2026-12-01T02:00:00.000Z' });
+    const run = holder.startRun({ mode: 'run', windowFrom: 'A', windowTo: 'B', startedAt: '2026-12-01T02:00:00.000Z' });
+    holder.close();
+    const raw = new Database(file);
+    // startRun records this process; the holder was another container's process.
+    raw.prepare(`UPDATE runs SET pid = 7, host = 'container-a' WHERE id = ?`).run(run);
+    raw.prepare(`UPDATE run_lock SET pid = 7`).run();
+    const next = SqliteLedger.open(file);
+    // Another host's lock with a fresh heartbeat is held: its process cannot be checked from here.
+    expect(() => next.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: 'now' })).toThrow(/pid 7 on container-a/);
+    raw.prepare(`UPDATE run_lock SET heartbeat_at = ?`).run(new Date(Date.now() - RUN_LOCK_STALE_MS + 60_000).toISOString());
+    expect(() => next.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: 'now' })).toThrow(LedgerLockedError);
+    raw.prepare(`UPDATE run_lock SET heartbeat_at = ?`).run(new Date(Date.now() - RUN_LOCK_STALE_MS - 1000).toISOString());
+    next.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: 'now' });
+    expect(raw.prepare('SELECT pid, host FROM run_lock').get()).toEqual({ pid: process.pid, host: hostname() });
+    expect(raw.prepare('SELECT outcome FROM runs WHERE id = ?').pluck().get(run)).toBe('crashed');
+    next.releaseRunLock();
+    expect(raw.prepare('SELECT count(*) FROM run_lock').pluck().get()).toBe(0);
+    next.close();
+    raw.close();
+  });
+
+  it('a live process on this host whose heartbeat stopped (its pid reused) does not hold the lock', () => {
+    const file = tempLedgerPath();
+    const first = SqliteLedger.open(file);
+    first.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: 'now' });
+    first.close();
+    const raw = new Database(file);
+    const second = SqliteLedger.open(file);
+    expect(() => second.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: 'now' })).toThrow(LedgerLockedError);
+    raw.prepare(`UPDATE run_lock SET heartbeat_at = ?`).run(new Date(Date.now() - RUN_LOCK_STALE_MS - 1000).toISOString());
+    expect(() => second.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: 'later' })).not.toThrow();
+    second.close();
+    raw.close();
+  });
+
+  it('keeps the heartbeat of a held lock fresh while it is held', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+    try {
+      const file = tempLedgerPath();
+      const ledger = SqliteLedger.open(file);
+      const raw = new Database(file, { readonly: true });
+      const heartbeat = () => raw.prepare('SELECT heartbeat_at FROM run_lock').pluck().get() as string;
+      ledger.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: 'now' });
+      const first = heartbeat();
+      vi.advanceTimersByTime(RUN_LOCK_STALE_MS * 2);
+      const later = heartbeat();
+      expect(Date.parse(later) - Date.parse(first)).toBeGreaterThanOrEqual(RUN_LOCK_STALE_MS * 2 - RUN_LOCK_STALE_MS / 10);
+      expect(Date.now() - Date.parse(later)).toBeLessThan(RUN_LOCK_STALE_MS);
+      ledger.releaseRunLock();
+      ledger.close();
+      raw.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('resumes the chunks of an interrupted run over the same window only', () => {
