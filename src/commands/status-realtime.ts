@@ -49,8 +49,7 @@ export function readRealtime(ledger: Ledger, now: Date, days: number): RealtimeV
   let gaps: WebsocketGap[] = [];
   try {
     paths = ledger.deliveriesByPath(iso(since));
-    // From the beginning: a gap still open since before the period is the one that matters most.
-    gaps = ledger.websocketGaps(iso(0));
+    gaps = ledger.websocketGaps(iso(since));
   } catch {
     // Schema version 1: no delivery paths or gaps recorded yet.
   }

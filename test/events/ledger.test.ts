@@ -114,6 +114,20 @@ describe('WebSocket gaps', () => {
     ]);
     ledger.close();
   });
+
+  it('returns the gaps that touch the period: ended in it, or still open however long ago they began', () => {
+    const ledger = open();
+    ledger.openWebsocketGap('old', T0, 'error');
+    ledger.closeWebsocketGaps('old', later(1000));
+    ledger.openWebsocketGap('ended-in-period', later(2000), 'error');
+    ledger.closeWebsocketGaps('ended-in-period', later(6000));
+    ledger.openWebsocketGap('still-open', later(3000), 'closed');
+    expect(ledger.websocketGaps(later(5000)).map((gap) => [gap.subscriptionId, gap.reconnectedAt])).toEqual([
+      ['ended-in-period', later(6000)],
+      ['still-open', null],
+    ]);
+    ledger.close();
+  });
 });
 
 describe('the listen block of the config', () => {
