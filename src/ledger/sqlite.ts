@@ -684,12 +684,17 @@ export class SqliteLedger implements Ledger {
     return { version: this.db.pragma('user_version', { simple: true }) as number, latest: SCHEMA_VERSION };
   }
 
+  /** The run holding the lock now, or null: a lock its holder left behind (dead, or silent too long) is held by nobody. */
   runLockHolder(): { pid: number; host: string; startedAt: string } | null {
-    const held = this.sql('SELECT pid, host, started_at FROM run_lock WHERE id = 1').get() as
-      | { pid: number; host: string; started_at: string }
-      | undefined;
-    return held ? { pid: held.pid, host: held.host, startedAt: held.started_at } : null;
+    // Read-only views may open a ledger from before the heartbeat (schema 2); its lock is judged by the pid alone.
+    const withHeartbeat = (this.db.pragma('user_version', { simple: true }) as number) >= 3;
+    const held = this.db
+      .prepare(`SELECT pid, host, started_at, ${withHeartbeat ? 'heartbeat_at' : 'NULL AS heartbeat_at'} FROM run_lock WHERE id = 1`)
+      .get() as { pid: number; host: string; started_at: string; heartbeat_at: string | null } | undefined;
+    if (!held || runLockStale(held, Date.now())) return null;
+    return { pid: held.pid, host: held.host, startedAt: held.started_at };
   }
+
 
   // --- listen: event inbox, claims, delivery paths, WebSocket gaps (the ListenLedger half of the interface).
 

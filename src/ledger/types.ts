@@ -133,7 +133,7 @@ export interface Ledger extends ListenLedger {
   requeueDeliveries(entries: readonly { destination: string; key: string; reason: string }[], at: string): number;
   /** The schema version stored in the ledger and the latest this build knows. */
   schemaInfo(): { version: number; latest: number };
-  /** Who holds the run lock, or null. */
+  /** Who holds the run lock, or null when nobody does (also when the lock was left by a holder that is gone). */
   runLockHolder(): { pid: number; host: string; startedAt: string } | null;
 }
 

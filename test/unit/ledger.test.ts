@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
 import type { Artifact } from '../../src/artifacts.js';
 import { LedgerLockedError } from '../../src/errors.js';
+import { MIGRATIONS } from '../../src/ledger/schema.js';
 import { RUN_LOCK_STALE_MS, SqliteLedger } from '../../src/ledger/sqlite.js';
 
 function tempLedgerPath(): string {
@@ -148,9 +149,12 @@ describe('SQLite ledger', () => {
     const next = SqliteLedger.open(file);
     // Another host's lock with a fresh heartbeat is held: its process cannot be checked from here.
     expect(() => next.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: 'now' })).toThrow(/pid 7 on container-a/);
+    expect(next.runLockHolder()).toEqual({ pid: 7, host: 'container-a', startedAt: '2026-12-01T02:00:00.000Z' });
     raw.prepare(`UPDATE run_lock SET heartbeat_at = ?`).run(new Date(Date.now() - RUN_LOCK_STALE_MS + 60_000).toISOString());
     expect(() => next.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: 'now' })).toThrow(LedgerLockedError);
     raw.prepare(`UPDATE run_lock SET heartbeat_at = ?`).run(new Date(Date.now() - RUN_LOCK_STALE_MS - 1000).toISOString());
+    // status and doctor say nobody holds it: the next run takes it over.
+    expect(next.runLockHolder()).toBeNull();
     next.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: 'now' });
     expect(raw.prepare('SELECT pid, host FROM run_lock').get()).toEqual({ pid: process.pid, host: hostname() });
     expect(raw.prepare('SELECT outcome FROM runs WHERE id = ?').pluck().get(run)).toBe('crashed');
@@ -171,6 +175,24 @@ describe('SQLite ledger', () => {
     raw.prepare(`UPDATE run_lock SET heartbeat_at = ?`).run(new Date(Date.now() - RUN_LOCK_STALE_MS - 1000).toISOString());
     expect(() => second.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: 'later' })).not.toThrow();
     second.close();
+    raw.close();
+  });
+
+  it('reads the holder of a ledger from before the heartbeat (schema 2, read-only) by its pid alone', () => {
+    const file = tempLedgerPath();
+    const raw = new Database(file);
+    MIGRATIONS.slice(0, 2).forEach((migration) => raw.exec(migration));
+    raw.pragma('user_version = 2');
+    raw.prepare(`INSERT INTO run_lock (id, pid, host, started_at) VALUES (1, 999999999, ?, 'then')`).run(hostname());
+    const readOnly = () => SqliteLedger.open(file, { readonly: true });
+    let ledger = readOnly();
+    expect(ledger.runLockHolder()).toBeNull();
+    ledger.close();
+    raw.prepare(`UPDATE run_lock SET host = 'elsewhere'`).run();
+    ledger = readOnly();
+    expect(ledger.runLockHolder()).toEqual({ pid: 999999999, host: 'elsewhere', startedAt: 'then' });
+    expect(ledger.schemaInfo().version).toBe(2);
+    ledger.close();
     raw.close();
   });
 
