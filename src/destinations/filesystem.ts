@@ -1,11 +1,13 @@
 // Files under a root folder in the dated layout, each written atomically (temp file, fsync, rename, fsync of the
 // folder) with a `<file>.meta.json` sidecar that is in place before the data file appears.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ConfigError, DestinationError } from '../errors.js';
+import { processAlive } from '../process-alive.js';
 import { objectPath, type ObjectAddress } from './paths.js';
 import type { Destination, PutRequest, PutResult, StoredObject } from './types.js';
 
@@ -28,6 +30,14 @@ export interface Sidecar {
 
 const SIDECAR_SUFFIX = '.meta.json';
 const PARTIAL_SUFFIX = '.partial';
+/**
+ * Temp names carry their writer (a tag of its host, its pid): a run sweeping at start removes what dead writers left,
+ * not what a listener on the same archive is writing right now.
+ */
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+const WRITER = /\.([0-9a-f]{8})-(\d+)\.[0-9a-f]{16}\.partial$/;
+/** A temp file untouched this long is abandoned whoever wrote it (a writer on another host, or a pid reused). */
+const ABANDONED_AFTER_MS = 60 * 60_000;
 
 export class FilesystemDestination implements Destination {
   readonly type = 'filesystem';
@@ -163,16 +173,17 @@ export class FilesystemDestination implements Destination {
   }
 }
 
-/**
- * Removes temp files (`.<name>.<random>.partial`) that a killed process left under `root`; returns how many.
- * `olderThanMs` spares files written recently, for when another process (a listener) may be writing right now.
- */
 /** A root that cannot be a folder is a config error (exit 2), found before a run starts, not a crash mid-run. */
 export async function checkRoot(root: string): Promise<void> {
   const rootStats = await stat(root).catch(ignoreMissing);
   if (rootStats && !rootStats.isDirectory()) throw new ConfigError('destinations[].path', root, 'a folder (this is a file)');
 }
 
+/**
+ * Removes temp files (`.<name>.<host tag>-<pid>.<random>.partial`) that a killed process left under `root`; returns
+ * how many. A temp file whose writer still runs on this host is spared (a listener writing into the same archive), as
+ * is, from another host, one touched within the hour. `olderThanMs` also spares every file written that recently.
+ */
 export async function sweepPartials(root: string, options: { olderThanMs?: number } = {}): Promise<number> {
   await checkRoot(root);
   const cutoff = Date.now() - (options.olderThanMs ?? 0);
@@ -185,12 +196,21 @@ export async function sweepPartials(root: string, options: { olderThanMs?: numbe
         await walk(full);
       } else if (entry.isFile() && entry.name.startsWith('.') && entry.name.endsWith(PARTIAL_SUFFIX)) {
         const stats = await stat(full).catch(ignoreMissing);
-        if (stats && stats.mtimeMs <= cutoff && (await removeIfPresent(full))) removed += 1;
+        if (stats && stats.mtimeMs <= cutoff && partialAbandoned(entry.name, stats.mtimeMs) && (await removeIfPresent(full))) removed += 1;
       }
     }
   };
   await walk(path.resolve(root));
   return removed;
+}
+
+/** A temp file nobody will finish: its writer is a dead process on this host, or it has not grown for an hour. */
+function partialAbandoned(name: string, mtimeMs: number): boolean {
+  if (Date.now() - mtimeMs > ABANDONED_AFTER_MS) return true;
+  const writer = WRITER.exec(name);
+  // Named without a writer: left by a version from before writers were named.
+  if (!writer) return true;
+  return writer[1] === HOST_TAG && !processAlive(Number(writer[2]));
 }
 
 async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {
@@ -199,9 +219,9 @@ async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {
   }
 }
 
-/** A temp name beside the final file; data leaves never start with `.`, so it cannot collide with one. */
+/** A temp name beside the final file, naming its writer; data leaves never start with `.`, so it cannot collide with one. */
 function tempPath(finalPath: string): string {
-  const name = `.${path.basename(finalPath)}.${randomBytes(8).toString('hex')}${PARTIAL_SUFFIX}`;
+  const name = `.${path.basename(finalPath)}.${HOST_TAG}-${process.pid}.${randomBytes(8).toString('hex')}${PARTIAL_SUFFIX}`;
   return path.join(path.dirname(finalPath), name);
 }
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Artifact, SourceName } from '../artifacts.js';
 import { LedgerLockedError } from '../errors.js';
+import { processAlive } from '../process-alive.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 import type {
   DeliveredEntry,
@@ -875,15 +876,6 @@ function toStoredArtifact(row: ArtifactRow): StoredArtifact {
 function runLockStale(held: { pid: number; host: string; heartbeat_at: string | null }, now: number): boolean {
   if (held.host === hostname() && !processAlive(held.pid)) return true;
   return held.heartbeat_at !== null && now - Date.parse(held.heartbeat_at) > RUN_LOCK_STALE_MS;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 // --- listen helpers.

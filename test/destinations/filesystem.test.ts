@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +8,9 @@ import { FilesystemDestination, sweepPartials } from '../../src/destinations/fil
 import { objectPath } from '../../src/destinations/paths.js';
 import type { PutRequest } from '../../src/destinations/types.js';
 import { abortingBody, bodyOf, destinationConformance, failingBody, sampleRequest } from './conformance.js';
+
+/** How the destination tags its temp files with this host. */
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 
 async function tempRoot(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), 'zcc-fs-dest-'));
@@ -135,8 +139,10 @@ describe('FilesystemDestination', () => {
       partial = (await readdir(dir).catch(() => [])).find((name) => name.endsWith('.partial'));
       if (!partial) await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    expect(partial).toMatch(/^\.recording-Rec\d+\.mp4\.[0-9a-f]+\.partial$/);
+    expect(partial).toMatch(new RegExp(`^\\.recording-Rec\\d+\\.mp4\\.${HOST_TAG}-${process.pid}\\.[0-9a-f]{16}\\.partial$`));
     expect((await stat(path.join(dir, partial ?? ''))).mode & 0o777).toBe(0o600);
+    // A run starting now (the sweep at its start) leaves a temp file alone while its writer is alive.
+    expect(await sweepPartials(root)).toBe(0);
     release();
     await putting;
     expect((await readdir(dir)).filter((name) => name.endsWith('.partial'))).toEqual([]);
@@ -145,8 +151,9 @@ describe('FilesystemDestination', () => {
   it('sweepPartials removes stale temp files and nothing else', async () => {
     const dir = path.join(root, '2026/03/14/Eng001');
     await mkdir(dir, { recursive: true });
+    // Named before writers were, and written by a process of this host that is gone.
     await writeFile(path.join(dir, '.recording-R1.mp4.0011223344556677.partial'), 'half');
-    await writeFile(path.join(root, '2026/.note-N1.txt.meta.json.aa.partial'), 'half');
+    await writeFile(path.join(root, `2026/.note-N1.txt.meta.json.${HOST_TAG}-999999999.0011223344556677.partial`), 'half');
     await writeFile(path.join(dir, 'recording-R2.mp4'), 'complete');
     await writeFile(path.join(dir, 'recording-R3.partial'), 'a complete file whose extension is "partial"');
     expect(await sweepPartials(root)).toBe(2);
@@ -161,6 +168,21 @@ describe('FilesystemDestination', () => {
     const anHourAgo = new Date(Date.now() - 3_600_000);
     await utimes(file, anHourAgo, anHourAgo);
     expect(await sweepPartials(root, { olderThanMs: 60_000 })).toBe(1);
+  });
+
+  it('sweepPartials spares a temp file whose writer may still be writing: alive here, or on another host within the hour', async () => {
+    const live = path.join(root, `.recording-R1.mp4.${HOST_TAG}-${process.pid}.0011223344556677.partial`);
+    const elsewhere = path.join(root, '.recording-R2.mp4.0badc0de-4242.0011223344556677.partial');
+    await writeFile(live, 'half');
+    await writeFile(elsewhere, 'half');
+    expect(await sweepPartials(root)).toBe(0);
+    // Untouched for over an hour: abandoned whoever wrote it (another host's crash, or this pid reused).
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    await utimes(elsewhere, twoHoursAgo, twoHoursAgo);
+    expect(await sweepPartials(root)).toBe(1);
+    await utimes(live, twoHoursAgo, twoHoursAgo);
+    expect(await sweepPartials(root)).toBe(1);
+    expect(await filesUnder(root)).toEqual([]);
   });
 
   it('refuses locations outside the root', async () => {

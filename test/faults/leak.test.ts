@@ -182,7 +182,7 @@ describe('secrets and hostile hosts', () => {
     expect([...temps.values()].filter((temp) => temp.modes.has(0o600)).length).toBeGreaterThan(0);
     for (const [file, temp] of temps) {
       if (temp.sizeWhenOpened === undefined) continue;
-      const final = path.join(path.dirname(file), path.basename(file).replace(/^\.(.*)\.[0-9a-f]{16}\.partial$/, '$1'));
+      const final = path.join(path.dirname(file), path.basename(file).replace(/^\.(.*)\.[0-9a-f]{8}-\d+\.[0-9a-f]{16}\.partial$/, '$1'));
       expect(temp.sizeWhenOpened, `${file} was wider than 0600 before it was whole`).toBe(statSync(final).size);
     }
   });
