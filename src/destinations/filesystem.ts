@@ -186,7 +186,8 @@ export async function checkRoot(root: string): Promise<void> {
  */
 export async function sweepPartials(root: string, options: { olderThanMs?: number } = {}): Promise<number> {
   await checkRoot(root);
-  const cutoff = Date.now() - (options.olderThanMs ?? 0);
+  const now = Date.now();
+  const cutoff = now - (options.olderThanMs ?? 0);
   let removed = 0;
   const walk = async (dir: string): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true }).catch(ignoreMissing);
@@ -196,7 +197,7 @@ export async function sweepPartials(root: string, options: { olderThanMs?: numbe
         await walk(full);
       } else if (entry.isFile() && entry.name.startsWith('.') && entry.name.endsWith(PARTIAL_SUFFIX)) {
         const stats = await stat(full).catch(ignoreMissing);
-        if (stats && stats.mtimeMs <= cutoff && partialAbandoned(entry.name, stats.mtimeMs) && (await removeIfPresent(full))) removed += 1;
+        if (stats && stats.mtimeMs <= cutoff && partialAbandoned(entry.name, stats.mtimeMs, now) && (await removeIfPresent(full))) removed += 1;
       }
     }
   };
@@ -205,8 +206,8 @@ export async function sweepPartials(root: string, options: { olderThanMs?: numbe
 }
 
 /** A temp file nobody will finish: its writer is a dead process on this host, or it has not grown for an hour. */
-function partialAbandoned(name: string, mtimeMs: number): boolean {
-  if (Date.now() - mtimeMs > ABANDONED_AFTER_MS) return true;
+function partialAbandoned(name: string, mtimeMs: number, now: number): boolean {
+  if (now - mtimeMs > ABANDONED_AFTER_MS) return true;
   const writer = WRITER.exec(name);
   // Named without a writer: left by a version from before writers were named.
   if (!writer) return true;

@@ -278,9 +278,7 @@ export class SqliteLedger implements Ledger {
 
   acquireRunLock(owner: { pid: number; host: string; startedAt: string }): void {
     this.db.transaction(() => {
-      const held = this.sql('SELECT pid, host, started_at, heartbeat_at FROM run_lock WHERE id = 1').get() as
-        | { pid: number; host: string; started_at: string; heartbeat_at: string | null }
-        | undefined;
+      const held = this.heldRunLock();
       if (held && !runLockStale(held, Date.now())) {
         throw new LedgerLockedError(
           `another run holds the ledger (pid ${held.pid} on ${held.host}, since ${held.started_at}); wait for it to finish`,
@@ -298,8 +296,15 @@ export class SqliteLedger implements Ledger {
   }
 
   releaseRunLock(): void {
+    const owner = this.lockOwner;
     this.stopHeartbeat();
-    this.sql('DELETE FROM run_lock WHERE id = 1 AND pid = ? AND host = ?').run(process.pid, hostname());
+    if (owner) this.sql('DELETE FROM run_lock WHERE id = 1 AND pid = ? AND host = ?').run(owner.pid, owner.host);
+  }
+
+  /** The lock's row as stored. A read-only view may open a ledger from before the heartbeat (schema 2): none then. */
+  private heldRunLock(): RunLockRow | undefined {
+    const heartbeat = this.schemaInfo().version >= 3 ? 'heartbeat_at' : 'NULL AS heartbeat_at';
+    return this.sql(`SELECT pid, host, started_at, ${heartbeat} FROM run_lock WHERE id = 1`).get() as RunLockRow | undefined;
   }
 
   private beatRunLock(): void {
@@ -687,15 +692,10 @@ export class SqliteLedger implements Ledger {
 
   /** The run holding the lock now, or null: a lock its holder left behind (dead, or silent too long) is held by nobody. */
   runLockHolder(): { pid: number; host: string; startedAt: string } | null {
-    // Read-only views may open a ledger from before the heartbeat (schema 2); its lock is judged by the pid alone.
-    const withHeartbeat = (this.db.pragma('user_version', { simple: true }) as number) >= 3;
-    const held = this.db
-      .prepare(`SELECT pid, host, started_at, ${withHeartbeat ? 'heartbeat_at' : 'NULL AS heartbeat_at'} FROM run_lock WHERE id = 1`)
-      .get() as { pid: number; host: string; started_at: string; heartbeat_at: string | null } | undefined;
+    const held = this.heldRunLock();
     if (!held || runLockStale(held, Date.now())) return null;
     return { pid: held.pid, host: held.host, startedAt: held.started_at };
   }
-
 
   // --- listen: event inbox, claims, delivery paths, WebSocket gaps (the ListenLedger half of the interface).
 
@@ -869,11 +869,19 @@ function toStoredArtifact(row: ArtifactRow): StoredArtifact {
   return { artifact: JSON.parse(row.descriptor_json) as Artifact, state: row.state, pendingSince: row.pending_since };
 }
 
+interface RunLockRow {
+  pid: number;
+  host: string;
+  started_at: string;
+  heartbeat_at: string | null;
+}
+
 /**
  * A lock left by a holder that is gone: on this host its process is dead; from any host (another container, a pid
- * reused by an unrelated process) its heartbeat stopped more than RUN_LOCK_STALE_MS ago.
+ * reused by an unrelated process) its heartbeat stopped more than RUN_LOCK_STALE_MS ago. A lock without a heartbeat
+ * (schema 2) is judged by the pid alone.
  */
-function runLockStale(held: { pid: number; host: string; heartbeat_at: string | null }, now: number): boolean {
+function runLockStale(held: RunLockRow, now: number): boolean {
   if (held.host === hostname() && !processAlive(held.pid)) return true;
   return held.heartbeat_at !== null && now - Date.parse(held.heartbeat_at) > RUN_LOCK_STALE_MS;
 }
