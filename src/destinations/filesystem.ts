@@ -1,5 +1,6 @@
-// Files under a root folder in the dated layout, each written atomically (temp file, fsync, rename, fsync of the
-// folder) with a `<file>.meta.json` sidecar that is in place before the data file appears.
+// Files under a root folder in the dated layout, each written atomically (temp file in the staging folder, fsync,
+// rename into place, fsync of the folder) with a `<file>.meta.json` sidecar that is in place before the data file appears.
+import { createReadStream } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
@@ -31,6 +32,11 @@ export interface Sidecar {
 const SIDECAR_SUFFIX = '.meta.json';
 const PARTIAL_SUFFIX = '.partial';
 /**
+ * Temp files are written in this one folder under the root and renamed into place, so the sweep at the start of a run
+ * reads one small folder instead of walking an archive that gains a folder per engagement (millions within a year).
+ */
+export const STAGING_FOLDER = '.zcc-partial';
+/**
  * Temp names carry their writer (a tag of its host, its pid): a run sweeping at start removes what dead writers left,
  * not what a listener on the same archive is writing right now.
  */
@@ -44,6 +50,7 @@ export class FilesystemDestination implements Destination {
   readonly name: string;
   readonly root: string;
   private readonly fileMode: number;
+  private staging: Promise<string> | null = null;
 
   constructor(options: FilesystemDestinationOptions) {
     this.name = options.name;
@@ -63,8 +70,15 @@ export class FilesystemDestination implements Destination {
       throw error;
     }
     const dir = path.dirname(finalPath);
-    const dataTemp = tempPath(finalPath);
-    const sidecarTemp = tempPath(finalPath + SIDECAR_SUFFIX);
+    let staging: string;
+    try {
+      staging = await this.stagingFolder();
+    } catch (error) {
+      body.destroy();
+      throw error;
+    }
+    const dataTemp = stagedPath(staging, location);
+    const sidecarTemp = stagedPath(staging, location + SIDECAR_SUFFIX);
     try {
       await mkdirDurably(dir);
       const size = await this.writeBody(dataTemp, body, signal);
@@ -82,8 +96,8 @@ export class FilesystemDestination implements Destination {
       await this.writeFileDurably(sidecarTemp, `${JSON.stringify(sidecar, null, 2)}\n`);
       signal?.throwIfAborted();
       // Sidecar first: a complete data file always has its metadata next to it.
-      await rename(sidecarTemp, finalPath + SIDECAR_SUFFIX);
-      await rename(dataTemp, finalPath);
+      await this.moveIntoPlace(sidecarTemp, finalPath + SIDECAR_SUFFIX, signal);
+      await this.moveIntoPlace(dataTemp, finalPath, signal);
       await fsyncDirectory(dir);
       return { location };
     } catch (error) {
@@ -112,6 +126,45 @@ export class FilesystemDestination implements Destination {
   }
 
   async close(): Promise<void> {}
+
+  private stagingFolder(): Promise<string> {
+    const folder = path.join(this.root, STAGING_FOLDER);
+    this.staging ??= mkdirDurably(folder).then(
+      () => folder,
+      (error: unknown) => {
+        this.staging = null;
+        throw error;
+      },
+    );
+    return this.staging;
+  }
+
+  /**
+   * Renames a staged file to its final name. Where the final folder is on another filesystem than the root (something
+   * mounted inside the archive), a rename cannot cross: the file is copied to a temp file beside its final name, made
+   * durable, and renamed there. Temp files a kill leaves beside final names are swept from that folder by the next put
+   * into it (the next run delivers the same artifact to the same folder).
+   */
+  private async moveIntoPlace(staged: string, finalPath: string, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await rename(staged, finalPath);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    }
+    const dir = path.dirname(finalPath);
+    const now = Date.now();
+    await sweepFolder(dir, now, now);
+    const beside = path.join(dir, tempName(path.basename(finalPath)));
+    try {
+      await this.writeBody(beside, createReadStream(staged), signal);
+      await rename(beside, finalPath);
+    } catch (error) {
+      await removeIfPresent(beside);
+      throw error;
+    }
+    await removeIfPresent(staged);
+  }
 
   /** An absolute path for a location, refused unless it is strictly inside the root (defence in depth). */
   private resolve(location: string): string {
@@ -180,29 +233,47 @@ export async function checkRoot(root: string): Promise<void> {
 }
 
 /**
- * Removes temp files (`.<name>.<host tag>-<pid>.<random>.partial`) that a killed process left under `root`; returns
- * how many. A temp file whose writer still runs on this host is spared (a listener writing into the same archive), as
- * is, from another host, one touched within the hour. `olderThanMs` also spares every file written that recently.
+ * Removes temp files (`.<name>.<host tag>-<pid>.<random>.partial`) that a killed process left in `root`'s staging folder;
+ * returns how many. A temp file whose writer still runs on this host is spared (a listener writing into the same
+ * archive), as is, from another host, one touched within the hour. `olderThanMs` also spares every file written that
+ * recently. An archive without a staging folder yet (written by a version that kept temp files beside their final
+ * names) is walked whole once, and gets its staging folder.
  */
 export async function sweepPartials(root: string, options: { olderThanMs?: number } = {}): Promise<number> {
   await checkRoot(root);
   const now = Date.now();
   const cutoff = now - (options.olderThanMs ?? 0);
+  const resolved = path.resolve(root);
+  const staging = path.join(resolved, STAGING_FOLDER);
+  if (await stat(staging).catch(ignoreMissing)) return (await sweepFolder(staging, cutoff, now)).removed;
+  if (!(await stat(resolved).catch(ignoreMissing))) return 0;
   let removed = 0;
   const walk = async (dir: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true }).catch(ignoreMissing);
-    for (const entry of entries ?? []) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        await walk(full);
-      } else if (entry.isFile() && entry.name.startsWith('.') && entry.name.endsWith(PARTIAL_SUFFIX)) {
-        const stats = await stat(full).catch(ignoreMissing);
-        if (stats && stats.mtimeMs <= cutoff && partialAbandoned(entry.name, stats.mtimeMs, now) && (await removeIfPresent(full))) removed += 1;
-      }
-    }
+    const swept = await sweepFolder(dir, cutoff, now);
+    removed += swept.removed;
+    for (const folder of swept.folders) await walk(folder);
   };
-  await walk(path.resolve(root));
+  await walk(resolved);
+  await mkdirDurably(staging);
   return removed;
+}
+
+/**
+ * Removes the abandoned temp files directly in `dir`; returns how many, and the folders in it. A temp file is hidden
+ * (`.`-prefixed): a data file may itself end in `.partial`, but its name never starts with `.`.
+ */
+async function sweepFolder(dir: string, cutoff: number, now: number): Promise<{ removed: number; folders: string[] }> {
+  let removed = 0;
+  const folders: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true }).catch(ignoreMissing);
+  for (const entry of entries ?? []) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) folders.push(full);
+    if (!entry.isFile() || !entry.name.endsWith(PARTIAL_SUFFIX) || !entry.name.startsWith('.')) continue;
+    const stats = await stat(full).catch(ignoreMissing);
+    if (stats && stats.mtimeMs <= cutoff && partialAbandoned(entry.name, stats.mtimeMs, now) && (await removeIfPresent(full))) removed += 1;
+  }
+  return { removed, folders };
 }
 
 /** A temp file nobody will finish: its writer is a dead process on this host, or it has not grown for an hour. */
@@ -220,10 +291,20 @@ async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {
   }
 }
 
-/** A temp name beside the final file, naming its writer; data leaves never start with `.`, so it cannot collide with one. */
-function tempPath(finalPath: string): string {
-  const name = `.${path.basename(finalPath)}.${HOST_TAG}-${process.pid}.${randomBytes(8).toString('hex')}${PARTIAL_SUFFIX}`;
-  return path.join(path.dirname(finalPath), name);
+/** A temp file's name: hidden, what it will become, then its writer and a random part. */
+function tempName(leaf: string): string {
+  return `.${leaf}.${HOST_TAG}-${process.pid}.${randomBytes(8).toString('hex')}${PARTIAL_SUFFIX}`;
+}
+
+/**
+ * A temp path in the staging folder for `location`: its leaf (cut to stay within a file name's 255 bytes) and a tag of
+ * the whole location, so two engagements' `messaging_transcript.json` never share a name, and a temp file says what it
+ * was for.
+ */
+function stagedPath(staging: string, location: string): string {
+  const leaf = path.posix.basename(location).slice(0, 150);
+  const tag = createHash('sha256').update(location).digest('hex').slice(0, 12);
+  return path.join(staging, tempName(`${leaf}.${tag}`));
 }
 
 /** Creates `dir` and fsyncs the parent of every folder it had to create, so the new entries survive a crash. */

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FilesystemDestination, sweepPartials } from '../../src/destinations/filesystem.js';
+import { FilesystemDestination, STAGING_FOLDER, sweepPartials } from '../../src/destinations/filesystem.js';
 import { objectPath } from '../../src/destinations/paths.js';
 import type { PutRequest } from '../../src/destinations/types.js';
 import { abortingBody, bodyOf, destinationConformance, failingBody, sampleRequest } from './conformance.js';
@@ -120,7 +121,7 @@ describe('FilesystemDestination', () => {
     expect(await readdir(root)).toEqual([]);
   });
 
-  it('creates temp files 0o600 while writing', async () => {
+  it('creates temp files 0o600 in the staging folder while writing', async () => {
     let release: () => void = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
     let sent = 0;
@@ -133,36 +134,65 @@ describe('FilesystemDestination', () => {
     });
     const request = sampleRequest();
     const putting = destination.put(request, body);
-    const dir = path.join(root, path.dirname(objectPath(request)));
+    const staging = path.join(root, STAGING_FOLDER);
     let partial: string | undefined;
     for (let i = 0; i < 200 && !partial; i += 1) {
-      partial = (await readdir(dir).catch(() => [])).find((name) => name.endsWith('.partial'));
+      partial = (await readdir(staging).catch(() => [])).find((name) => name.endsWith('.partial'));
       if (!partial) await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    expect(partial).toMatch(new RegExp(`^\\.recording-Rec\\d+\\.mp4\\.${HOST_TAG}-${process.pid}\\.[0-9a-f]{16}\\.partial$`));
-    expect((await stat(path.join(dir, partial ?? ''))).mode & 0o777).toBe(0o600);
+    // Named for what it becomes: its leaf and a tag of its whole location.
+    const tag = createHash('sha256').update(objectPath(request)).digest('hex').slice(0, 12);
+    expect(partial).toMatch(new RegExp(`^\\.recording-Rec\\d+\\.mp4\\.${tag}\\.${HOST_TAG}-${process.pid}\\.[0-9a-f]{16}\\.partial$`));
+    expect((await stat(path.join(staging, partial ?? ''))).mode & 0o777).toBe(0o600);
     // A run starting now (the sweep at its start) leaves a temp file alone while its writer is alive.
     expect(await sweepPartials(root)).toBe(0);
     release();
     await putting;
-    expect((await readdir(dir)).filter((name) => name.endsWith('.partial'))).toEqual([]);
+    expect(await readdir(staging)).toEqual([]);
+    expect(await filesUnder(root)).toEqual([objectPath(request), `${objectPath(request)}.meta.json`]);
   });
 
-  it('sweepPartials removes stale temp files and nothing else', async () => {
-    const dir = path.join(root, '2026/03/14/Eng001');
-    await mkdir(dir, { recursive: true });
+  it('sweepPartials removes stale temp files from the staging folder and nothing else', async () => {
+    const staging = path.join(root, STAGING_FOLDER);
+    await mkdir(staging, { recursive: true });
     // Named before writers were, and written by a process of this host that is gone.
-    await writeFile(path.join(dir, '.recording-R1.mp4.0011223344556677.partial'), 'half');
-    await writeFile(path.join(root, `2026/.note-N1.txt.meta.json.${HOST_TAG}-999999999.0011223344556677.partial`), 'half');
-    await writeFile(path.join(dir, 'recording-R2.mp4'), 'complete');
-    await writeFile(path.join(dir, 'recording-R3.partial'), 'a complete file whose extension is "partial"');
+    await writeFile(path.join(staging, '.recording-R1.mp4.0011223344556677.partial'), 'half');
+    await writeFile(path.join(staging, `.note-N1.txt.meta.json.abcdef012345.${HOST_TAG}-999999999.0011223344556677.partial`), 'half');
+    await writeFile(path.join(staging, 'notes.txt'), 'not a temp file');
+    await mkdir(path.join(root, '2026/03/14/Eng001'), { recursive: true });
+    await writeFile(path.join(root, '2026/03/14/Eng001/recording-R3.partial'), 'a complete file whose extension is "partial"');
     expect(await sweepPartials(root)).toBe(2);
-    expect(await filesUnder(root)).toEqual(['2026/03/14/Eng001/recording-R2.mp4', '2026/03/14/Eng001/recording-R3.partial']);
+    expect(await filesUnder(root)).toEqual(['.zcc-partial/notes.txt', '2026/03/14/Eng001/recording-R3.partial']);
     expect(await sweepPartials(path.join(root, 'missing'))).toBe(0);
   });
 
+  it('sweepPartials walks an archive without a staging folder once (temp files beside final names), then reads only the staging folder', async () => {
+    const dir = path.join(root, '2026/03/14/Eng001');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, '.recording-R1.mp4.0011223344556677.partial'), 'half');
+    await writeFile(path.join(root, `2026/.note-N1.txt.meta.json.${HOST_TAG}-999999999.0011223344556677.partial`), 'half');
+    await writeFile(path.join(dir, `.note-N2.txt.${HOST_TAG}-${process.pid}.0011223344556677.partial`), 'being written');
+    await writeFile(path.join(dir, 'recording-R2.mp4'), 'complete');
+    await writeFile(path.join(dir, 'recording-R3.partial'), 'a complete file whose extension is "partial"');
+    expect(await sweepPartials(root)).toBe(2);
+    expect((await stat(path.join(root, STAGING_FOLDER))).isDirectory()).toBe(true);
+    // The archive is not walked again: a temp file beside a final name is no longer the sweep's to find.
+    await writeFile(path.join(dir, '.recording-R4.mp4.0011223344556677.partial'), 'half');
+    expect(await sweepPartials(root)).toBe(0);
+    expect(await filesUnder(root)).toEqual([
+      `2026/03/14/Eng001/.note-N2.txt.${HOST_TAG}-${process.pid}.0011223344556677.partial`,
+      '2026/03/14/Eng001/.recording-R4.mp4.0011223344556677.partial',
+      '2026/03/14/Eng001/recording-R2.mp4',
+      '2026/03/14/Eng001/recording-R3.partial',
+    ]);
+    // A missing root gets no staging folder from a sweep.
+    expect(await sweepPartials(path.join(root, 'missing'))).toBe(0);
+    expect((await readdir(root)).sort()).toEqual(['.zcc-partial', '2026']);
+  });
+
   it('sweepPartials can spare temp files still being written', async () => {
-    const file = path.join(root, '.recording-R1.mp4.00.partial');
+    await mkdir(path.join(root, STAGING_FOLDER));
+    const file = path.join(root, STAGING_FOLDER, '.recording-R1.mp4.00.partial');
     await writeFile(file, 'half');
     expect(await sweepPartials(root, { olderThanMs: 60_000 })).toBe(0);
     const anHourAgo = new Date(Date.now() - 3_600_000);
@@ -171,8 +201,10 @@ describe('FilesystemDestination', () => {
   });
 
   it('sweepPartials spares a temp file whose writer may still be writing: alive here, or on another host within the hour', async () => {
-    const live = path.join(root, `.recording-R1.mp4.${HOST_TAG}-${process.pid}.0011223344556677.partial`);
-    const elsewhere = path.join(root, '.recording-R2.mp4.0badc0de-4242.0011223344556677.partial');
+    const staging = path.join(root, STAGING_FOLDER);
+    await mkdir(staging);
+    const live = path.join(staging, `.recording-R1.mp4.${HOST_TAG}-${process.pid}.0011223344556677.partial`);
+    const elsewhere = path.join(staging, '.recording-R2.mp4.0badc0de-4242.0011223344556677.partial');
     await writeFile(live, 'half');
     await writeFile(elsewhere, 'half');
     expect(await sweepPartials(root)).toBe(0);
@@ -183,6 +215,32 @@ describe('FilesystemDestination', () => {
     await utimes(live, twoHoursAgo, twoHoursAgo);
     expect(await sweepPartials(root)).toBe(1);
     expect(await filesUnder(root)).toEqual([]);
+  });
+
+  // A folder of the archive on another filesystem (a mount inside the root; here a symlink into /dev/shm): a rename
+  // from the staging folder cannot cross, so the file is copied beside its final name and renamed there.
+  const otherDevice = existsSync('/dev/shm') && statSync('/dev/shm').dev !== statSync(tmpdir()).dev;
+  it.skipIf(!otherDevice)('delivers into a folder on another filesystem, and sweeps what a kill left beside final names there', async () => {
+    const elsewhere = await mkdtemp('/dev/shm/zcc-fs-mount-');
+    try {
+      await symlink(elsewhere, path.join(root, '2026'));
+      const request = sampleRequest({ key: 'recording/Rec001' });
+      const location = objectPath(request);
+      const dir = path.join(elsewhere, path.dirname(location).split('/').slice(1).join('/'));
+      await mkdir(dir, { recursive: true });
+      const leftover = path.join(dir, `.recording-Rec001.mp4.${HOST_TAG}-999999999.0011223344556677.partial`);
+      await writeFile(leftover, 'half, from a killed writer');
+
+      await destination.put(request, bodyOf('media across filesystems'));
+      expect(await readFile(path.join(root, location), 'utf8')).toBe('media across filesystems');
+      expect(JSON.parse(await readFile(path.join(root, `${location}.meta.json`), 'utf8'))).toMatchObject({ key: 'recording/Rec001', size: 24 });
+      expect((await stat(path.join(root, location))).mode & 0o777).toBe(0o640);
+      expect((await readdir(dir)).sort()).toEqual(['recording-Rec001.mp4', 'recording-Rec001.mp4.meta.json']);
+      expect(await readdir(path.join(root, STAGING_FOLDER))).toEqual([]);
+      expect(await destination.stat(request)).toMatchObject({ location, size: 24 });
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it('refuses locations outside the root', async () => {

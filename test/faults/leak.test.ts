@@ -1,7 +1,7 @@
 // Secrets stay put: a run with a recognisable client secret, --verbose JSON logs, a destination that fails and a
 // hostile download host (a listed URL and a redirect) leaks neither the secret nor any access token to output, the
 // ledger or the files, and the hostile host hears nothing. The ledger and temp files are private (0600).
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -180,10 +180,18 @@ describe('secrets and hostile hosts', () => {
     // A temp file is 0600 while it is written; it gets the destination's file mode only once whole, just before its
     // rename, so any other mode was seen only on a temp file already as long as the file it became.
     expect([...temps.values()].filter((temp) => temp.modes.has(0o600)).length).toBeGreaterThan(0);
+    // A staged temp file names its final file by a tag of its location (see stagedPath in src/destinations/filesystem.ts).
+    const finalByTag = new Map(
+      everyFile(h.archive)
+        .filter((file) => !file.endsWith('.partial'))
+        .map((file) => [createHash('sha256').update(path.relative(h.archive, file).split(path.sep).join('/')).digest('hex').slice(0, 12), file]),
+    );
     for (const [file, temp] of temps) {
       if (temp.sizeWhenOpened === undefined) continue;
-      const final = path.join(path.dirname(file), path.basename(file).replace(/^\.(.*)\.[0-9a-f]{8}-\d+\.[0-9a-f]{16}\.partial$/, '$1'));
-      expect(temp.sizeWhenOpened, `${file} was wider than 0600 before it was whole`).toBe(statSync(final).size);
+      const tag = /\.([0-9a-f]{12})\.[0-9a-f]{8}-\d+\.[0-9a-f]{16}\.partial$/.exec(file)?.[1] ?? '';
+      const final = finalByTag.get(tag);
+      expect(final, `${file} names a final file`).toBeDefined();
+      expect(temp.sizeWhenOpened, `${file} was wider than 0600 before it was whole`).toBe(statSync(final ?? '').size);
     }
   });
 
