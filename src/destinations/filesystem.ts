@@ -50,7 +50,6 @@ export class FilesystemDestination implements Destination {
   readonly name: string;
   readonly root: string;
   private readonly fileMode: number;
-  private staging: Promise<string> | null = null;
 
   constructor(options: FilesystemDestinationOptions) {
     this.name = options.name;
@@ -127,16 +126,11 @@ export class FilesystemDestination implements Destination {
 
   async close(): Promise<void> {}
 
-  private stagingFolder(): Promise<string> {
+  /** Made again by every put (one mkdir when it exists): a staging folder someone removed costs nothing but a mkdir. */
+  private async stagingFolder(): Promise<string> {
     const folder = path.join(this.root, STAGING_FOLDER);
-    this.staging ??= mkdirDurably(folder).then(
-      () => folder,
-      (error: unknown) => {
-        this.staging = null;
-        throw error;
-      },
-    );
-    return this.staging;
+    await mkdirDurably(folder);
+    return folder;
   }
 
   /**

@@ -68,8 +68,8 @@ describe('doctor', () => {
     const lists = h.sandbox.requests.filter((request) => request.operationId?.startsWith('list'));
     expect(lists.map((request) => request.operationId).sort()).toEqual(['listEngagements', 'listInboxesMessages', 'listRecordings']);
     for (const request of lists) expect(request.query).toMatchObject({ page_size: '1', from: expect.any(String), to: expect.any(String) });
-    // The probe was written and removed, folders too.
-    expect(existsSync(h.archive) ? readdirSync(h.archive, { recursive: true }) : []).toEqual([]);
+    // The probe was written and removed, its folders too; the destination's staging folder stays, empty.
+    expect(existsSync(h.archive) ? readdirSync(h.archive, { recursive: true }) : []).toEqual(['.zcc-partial']);
 
     const json = await cli(['doctor', '--config', h.configPath, '--format', 'json', '--min-free', '1'], h.env(), h.dir);
     const report = JSON.parse(json.stdout);

@@ -152,6 +152,14 @@ describe('FilesystemDestination', () => {
     expect(await filesUnder(root)).toEqual([objectPath(request), `${objectPath(request)}.meta.json`]);
   });
 
+  it('makes the staging folder again when someone removed it between puts', async () => {
+    await destination.put(sampleRequest({ key: 'recording/Rec001' }), bodyOf('one'));
+    await rm(path.join(root, STAGING_FOLDER), { recursive: true });
+    const { location } = await destination.put(sampleRequest({ key: 'recording/Rec002' }), bodyOf('two'));
+    expect(await readFile(path.join(root, location), 'utf8')).toBe('two');
+    expect(await readdir(path.join(root, STAGING_FOLDER))).toEqual([]);
+  });
+
   it('sweepPartials removes stale temp files from the staging folder and nothing else', async () => {
     const staging = path.join(root, STAGING_FOLDER);
     await mkdir(staging, { recursive: true });
