@@ -2,7 +2,8 @@
 // Idempotency-Key and a private first comment), every entry a private comment. Comments cannot be edited, so several
 // entries share one comment (each a section with its marker) to stay far below the 30-updates-per-10-minutes limit
 // of a ticket, and an edited note becomes a new section saying it replaces the earlier one. Files are uploaded raw
-// (`POST /api/v2/uploads`), then attached by their token to a comment of their own.
+// (`POST /api/v2/uploads`), then attached by their token to a comment of their own. A ticket agents closed takes no
+// update: what comes later goes to a follow-up ticket (`via_followup_source_id`) with the same external id.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { OptionsInit } from 'got';
@@ -15,7 +16,7 @@ import { buildCrmDestination } from './crm/build.js';
 import type { CrmDestination } from './crm/engine.js';
 import { statusOf, type CrmHttp } from './crm/http.js';
 import { apiToken, classifyZendesk, oauthTokens } from './zendesk/auth.js';
-import { parseAddedComment, parseAttachment, parseCommentPage, parseTicket, parseTickets, parseUpload, parseUserIds, ZendeskAnswerError } from './zendesk/api.js';
+import { parseAddedComment, parseAttachment, parseCommentPage, parseTicket, parseTickets, parseUpload, parseUserIds, ZendeskAnswerError, type ZendeskTicket } from './zendesk/api.js';
 import { commentBody, describeEngagement, fileText, newestEntry, sameText, sectionOf, sectionsOf, subjectOf, type ZendeskComment } from './zendesk/comments.js';
 
 export { classifyZendesk } from './zendesk/auth.js';
@@ -90,6 +91,8 @@ export class ZendeskAdapter implements CrmAdapter {
   readonly textLimitChars = TEXT_LIMIT_CHARS;
   readonly entriesPerWrite = ENTRIES_PER_COMMENT;
   private readonly api: string;
+  /** Closed ticket → the open follow-up that takes its later entries (one per closed ticket, for this process). */
+  private readonly followUps = new Map<number, Promise<number>>();
 
   constructor(
     private readonly http: CrmHttp,
@@ -105,10 +108,7 @@ export class ZendeskAdapter implements CrmAdapter {
       'GET /api/v2/tickets?external_id=',
       parseTickets,
     );
-    // External ids are not unique in Zendesk: when several tickets carry ours, the oldest (lowest id) is the
-    // engagement's, so every run and every process writes to the same one.
-    const ids = tickets.filter((ticket) => ticket.externalId === externalId).map((ticket) => ticket.id);
-    return ids.length === 0 ? null : recordOf(Math.min(...ids));
+    return pickTicket(tickets.filter((ticket) => ticket.externalId === externalId));
   }
 
   async createRecord(engagement: EngagementInfo, signal?: AbortSignal): Promise<CrmRecord> {
@@ -134,7 +134,7 @@ export class ZendeskAdapter implements CrmAdapter {
   }
 
   async writeTexts(record: CrmRecord, entries: readonly TextEntry[], signal?: AbortSignal): Promise<string[]> {
-    const ticketId = Number(record.id);
+    const ticketId = await this.writableTicket(Number(record.id));
     const comments = await this.listComments(ticketId, signal);
     const locations: string[] = [];
     const pending: { index: number; key: string; section: string }[] = [];
@@ -149,14 +149,14 @@ export class ZendeskAdapter implements CrmAdapter {
       pending.push({ index, key: entry.key, section: sectionOf(entry.title, entry.text, replaces) });
     });
     for (const batch of packed(pending, COMMENT_LIMIT_CHARS, ENTRIES_PER_COMMENT)) {
-      const comment = await this.addComment(ticketId, { body: commentBody(batch.map((item) => item.section)), public: false }, signal);
-      for (const item of batch) locations[item.index] = textLocation(ticketId, comment.id, item.key);
+      const added = await this.addComment(ticketId, { body: commentBody(batch.map((item) => item.section)), public: false }, signal);
+      for (const item of batch) locations[item.index] = textLocation(added.ticketId, added.comment.id, item.key);
     }
     return locations;
   }
 
   async attachFile(record: CrmRecord, file: FileEntry, signal?: AbortSignal): Promise<string> {
-    const ticketId = Number(record.id);
+    const ticketId = await this.writableTicket(Number(record.id));
     const comments = await this.listComments(ticketId, signal);
     const held = newestEntry(comments, file.key, file.fileName);
     const heldFile = held?.type === 'file' ? { commentId: held.comment.id, attachment: held.attachment } : null;
@@ -167,7 +167,7 @@ export class ZendeskAdapter implements CrmAdapter {
       return heldLocation!;
     }
     const upload = await this.upload(file, signal);
-    let comment: ZendeskComment;
+    let added: { ticketId: number; comment: ZendeskComment };
     try {
       const uploaded = upload.attachments.reduce((total, attachment) => total + attachment.size, 0);
       if (file.size !== undefined && uploaded !== file.size) {
@@ -175,24 +175,44 @@ export class ZendeskAdapter implements CrmAdapter {
       }
       const replaces = held ? `comment ${held.comment.id}` : previousComment(file.previous);
       const body = commentBody([sectionOf(file.title, fileText(file.fileName, file.size ?? uploaded, file.key), replaces)]);
-      comment = await this.addComment(ticketId, { body, public: false, uploads: [upload.token] }, signal);
+      added = await this.addComment(ticketId, { body, public: false, uploads: [upload.token] }, signal);
     } catch (error) {
       await this.deleteUpload(upload.token);
       throw error;
     }
+    const { comment } = added;
     const attached = comment.attachments.find((attachment) => attachment.fileName === file.fileName) ?? comment.attachments[0];
     if (!attached) {
       // The comment says "File: …" with no file: its marker must not pass for a delivery on the next run.
-      await this.redactSection(ticketId, comment.id, sectionsOf(comment.body)[0]?.whole).catch(() => undefined);
-      throw new DestinationError(this.settings.destination, `${LABEL} added comment ${comment.id} to ticket ${ticketId} without ${file.fileName} (the upload token was dropped)`);
+      await this.redactSection(added.ticketId, comment.id, sectionsOf(comment.body)[0]?.whole).catch(() => undefined);
+      throw new DestinationError(this.settings.destination, `${LABEL} added comment ${comment.id} to ticket ${added.ticketId} without ${file.fileName} (the upload token was dropped)`);
     }
     // The new copy is in place before the old one goes; a failed redaction leaves the old one, never neither.
     if (heldFile) await this.redactAttachment(ticketId, heldFile.commentId, heldFile.attachment.id).catch(() => undefined);
-    return fileLocation(ticketId, comment.id, attached.id);
+    return fileLocation(added.ticketId, comment.id, attached.id);
   }
 
+  /** The entry in the engagement's ticket, else in the other tickets of its follow-up chain (same external id), newest first. */
   async findEntry(record: CrmRecord, key: string, _kind: ArtifactKind): Promise<FoundEntry | null> {
-    const ticketId = Number(record.id);
+    const ticketId = await this.writableTicket(Number(record.id));
+    const found = await this.entryIn(ticketId, key);
+    if (found) return found;
+    const ticket = await this.call({ url: `${this.api}/tickets/${ticketId}` }, `GET /api/v2/tickets/${ticketId}`, parseTicket);
+    if (ticket.externalId === null) return null;
+    const chain = await this.call(
+      { url: `${this.api}/tickets?external_id=${encodeURIComponent(ticket.externalId)}` },
+      'GET /api/v2/tickets?external_id=',
+      parseTickets,
+    );
+    const others = chain.filter((other) => other.externalId === ticket.externalId && other.id !== ticketId).map((other) => other.id);
+    for (const id of others.sort((a, b) => b - a)) {
+      const entry = await this.entryIn(id, key);
+      if (entry) return entry;
+    }
+    return null;
+  }
+
+  private async entryIn(ticketId: number, key: string): Promise<FoundEntry | null> {
     const held = newestEntry(await this.listComments(ticketId), key);
     if (!held) return null;
     if (held.type === 'text') return { location: textLocation(ticketId, held.comment.id, key), size: Buffer.byteLength(held.section.text, 'utf8') };
@@ -255,13 +275,75 @@ export class ZendeskAdapter implements CrmAdapter {
     return comment ? sectionsOf(comment.body).filter((section) => section.key === key).at(-1) : undefined;
   }
 
-  /** A comment on the ticket. Not replayed after a 5xx or a reset (it might have landed): only a 429 is retried. */
-  private addComment(ticketId: number, comment: NewComment, signal?: AbortSignal): Promise<ZendeskComment> {
-    return this.call(
-      { url: `${this.api}/tickets/${ticketId}`, method: 'PUT', json: { ticket: { comment } }, retry: { statusCodes: [429] }, signal },
-      `PUT /api/v2/tickets/${ticketId}`,
-      parseAddedComment,
+  /**
+   * A comment on the ticket, or on its follow-up when agents closed it (Zendesk refuses any update to a closed ticket
+   * with a 422). Not replayed after a 5xx or a reset (it might have landed): only a 429 is retried.
+   */
+  private async addComment(ticketId: number, comment: NewComment, signal?: AbortSignal): Promise<{ ticketId: number; comment: ZendeskComment }> {
+    const put = (id: number) =>
+      this.call(
+        { url: `${this.api}/tickets/${id}`, method: 'PUT', json: { ticket: { comment } }, retry: { statusCodes: [429] }, signal },
+        `PUT /api/v2/tickets/${id}`,
+        parseAddedComment,
+      );
+    try {
+      return { ticketId, comment: await put(ticketId) };
+    } catch (error) {
+      if (statusOf(error) !== 422) throw error;
+      const ticket = await this.call({ url: `${this.api}/tickets/${ticketId}`, signal }, `GET /api/v2/tickets/${ticketId}`, parseTicket);
+      if (ticket.status !== 'closed') throw error;
+      const followUp = await this.followUpOf(ticket, signal);
+      return { ticketId: followUp, comment: await put(followUp) };
+    }
+  }
+
+  /** The ticket that takes writes meant for `ticketId`: its follow-up once this process found it closed. */
+  private async writableTicket(ticketId: number): Promise<number> {
+    const followUp = this.followUps.get(ticketId);
+    return followUp ? followUp.catch(() => ticketId) : ticketId;
+  }
+
+  /**
+   * The open ticket that continues a closed one: a follow-up made before (by an earlier run or another process: it
+   * carries the same external id), else a new one, created with an Idempotency-Key so that processes racing on the
+   * same closed ticket make one.
+   */
+  private followUpOf(closed: ZendeskTicket, signal?: AbortSignal): Promise<number> {
+    let followUp = this.followUps.get(closed.id);
+    if (!followUp) {
+      followUp = this.findOrCreateFollowUp(closed, signal);
+      this.followUps.set(closed.id, followUp);
+      followUp.catch(() => this.followUps.delete(closed.id));
+    }
+    return followUp;
+  }
+
+  private async findOrCreateFollowUp(closed: ZendeskTicket, signal?: AbortSignal): Promise<number> {
+    if (closed.externalId !== null) {
+      const tickets = await this.call(
+        { url: `${this.api}/tickets?external_id=${encodeURIComponent(closed.externalId)}`, signal },
+        'GET /api/v2/tickets?external_id=',
+        parseTickets,
+      );
+      const open = pickTicket(tickets.filter((ticket) => ticket.externalId === closed.externalId && ticket.id !== closed.id && ticket.status !== 'closed'));
+      if (open) return Number(open.id);
+    }
+    const body = {
+      ticket: {
+        via_followup_source_id: closed.id,
+        subject: closed.subject,
+        ...(closed.externalId === null ? {} : { external_id: closed.externalId }),
+        ...(closed.requesterId === null ? {} : { requester_id: closed.requesterId }),
+        comment: { body: `Follow-up of closed ticket #${closed.id}: later notes, dispositions, transcripts and recordings of this engagement follow as private comments.`, public: false },
+      },
+    };
+    const idempotencyKey = `zcc-${createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 40)}`;
+    const ticket = await this.call(
+      { url: `${this.api}/tickets`, method: 'POST', json: body, headers: { 'idempotency-key': idempotencyKey }, signal },
+      'POST /api/v2/tickets',
+      parseTicket,
     );
+    return ticket.id;
   }
 
   /** The raw bytes as the request body: from memory when held (so a 429 can be retried), else streamed once. */
@@ -334,6 +416,17 @@ export class ZendeskAdapter implements CrmAdapter {
 
 function recordOf(id: number): CrmRecord {
   return { id: String(id), label: `ticket ${id}` };
+}
+
+/**
+ * The engagement's ticket among those carrying its external id. External ids are not unique in Zendesk: the oldest
+ * open one (lowest id) wins, so every run and every process writes to the same one; when all are closed, the newest
+ * (the end of the follow-up chain), whose closed state the first write finds.
+ */
+function pickTicket(tickets: readonly ZendeskTicket[]): CrmRecord | null {
+  if (tickets.length === 0) return null;
+  const open = tickets.filter((ticket) => ticket.status !== 'closed').map((ticket) => ticket.id);
+  return recordOf(open.length > 0 ? Math.min(...open) : Math.max(...tickets.map((ticket) => ticket.id)));
 }
 
 function externalIdOf(engagement: EngagementInfo): string {

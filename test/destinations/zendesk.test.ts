@@ -161,6 +161,94 @@ describe('Zendesk destination', () => {
     expect(fake.requests().filter((request) => request.method === 'POST' && request.path === '/api/v2/tickets')).toEqual([]);
   });
 
+  it('a ticket agents closed gets a follow-up (via_followup_source_id, same external_id): later entries land there, in this run and the next', async () => {
+    const { fake, destination } = await open();
+    const request = note('N1');
+    const first = await destination.put(request, noteBody('before closing'));
+    const closed = Number(first.location.split('/')[1]);
+    const putsToClosed = () => fake.requests().filter((entry) => entry.method === 'PUT' && entry.path === `/api/v2/tickets/${closed}`).map((entry) => entry.status);
+    expect(putsToClosed()).toEqual([200]);
+    fake.closeTicket(closed);
+
+    // The engine still holds the closed ticket as the engagement's record: the write finds it closed (422), the
+    // follow-up is made, and the note goes there.
+    const second = await destination.put(note('N2'), noteBody('after closing'));
+    const followUp = Number(second.location.split('/')[1]);
+    expect(followUp).not.toBe(closed);
+    expect(fake.ticket(closed)).toMatchObject({ status: 'closed', followupIds: [followUp] });
+    expect(fake.ticket(followUp)).toMatchObject({ externalId: 'zcc:Eng001', status: 'new', tags: ['zoom_contact_center'] });
+    expect(fake.comments(followUp)[0]!.body).toContain(`Follow-up of closed ticket #${closed}`);
+    expect(await textOf(destination, second.location)).toContain('after closing');
+    expect(putsToClosed()).toEqual([200, 422]);
+
+    // More writes in this run, a file and an edit of the note on the closed ticket, go straight to the follow-up.
+    const file = await destination.put(sampleRequest({ engagement, kind: 'voicemail', key: 'voicemail/VM1', extension: 'mp3', contentType: 'audio/mpeg' }), bodyOf('voicemail bytes'));
+    expect(file.location.split('/')[1]).toBe(String(followUp));
+    const edited = await destination.put({ ...request, previousLocation: first.location }, noteBody('edited after closing'));
+    expect(edited.location.split('/')[1]).toBe(String(followUp));
+    expect(await textOf(destination, edited.location)).toContain('edited after closing');
+    const editComment = fake.comments(followUp).find((comment) => comment.id === Number(edited.location.split('/')[2]));
+    expect(editComment?.body).toContain(`edited: replaces the earlier version (comment ${first.location.split('/')[2]})`);
+    expect(putsToClosed()).toEqual([200, 422]);
+    // What stays on the closed ticket is still read and found.
+    expect(await textOf(destination, first.location)).toContain('before closing');
+
+    // The next run (no cache) finds the open follow-up by external_id: no 422, no third ticket.
+    const config = zendeskDestinationSchema.parse(fake.destinationConfig('desk'));
+    const next = createZendeskDestination(config, fake.env(), { groupDelayMs: 10 });
+    try {
+      const third = await next.put(note('N3'), noteBody('next night'));
+      expect(third.location.split('/')[1]).toBe(String(followUp));
+      expect((await next.stat(note('N2')))?.location).toBe(second.location);
+      expect((await next.stat(request))?.location).toBe(edited.location);
+    } finally {
+      await next.close();
+    }
+    expect(fake.requests().filter((entry) => entry.method === 'POST' && entry.path === '/api/v2/tickets')).toHaveLength(2);
+    expect(putsToClosed()).toEqual([200, 422]);
+  });
+
+  it('finds an entry that only the closed ticket of a follow-up chain holds', async () => {
+    const { fake, destination } = await open();
+    const first = await destination.put(note('N1'), noteBody('only on the closed ticket'));
+    const closed = Number(first.location.split('/')[1]);
+    fake.closeTicket(closed);
+    const later = await destination.put(note('N2'), noteBody('on the follow-up'));
+    expect(later.location.split('/')[1]).not.toBe(String(closed));
+    const config = zendeskDestinationSchema.parse(fake.destinationConfig('desk'));
+    const next = createZendeskDestination(config, fake.env(), { groupDelayMs: 10 });
+    try {
+      expect((await next.stat(note('N1')))?.location).toBe(first.location);
+      expect(await next.stat(note('N9'))).toBeNull();
+    } finally {
+      await next.close();
+    }
+  });
+
+  it('two processes writing to the same closed ticket make one follow-up; a closed follow-up gets its own', async () => {
+    const { fake, destination } = await open();
+    const first = await destination.put(note('N1'), noteBody('before closing'));
+    const closed = Number(first.location.split('/')[1]);
+    fake.closeTicket(closed);
+    const config = zendeskDestinationSchema.parse(fake.destinationConfig('desk'));
+    const other = createZendeskDestination(config, fake.env(), { groupDelayMs: 10 });
+    try {
+      const [a, b] = await Promise.all([destination.put(note('N2'), noteBody('from the run')), other.put(note('N3'), noteBody('from listen'))]);
+      expect(a.location.split('/')[1]).toBe(b.location.split('/')[1]);
+      const followUp = Number(a.location.split('/')[1]);
+      expect(fake.ticket(closed)?.followupIds).toEqual([followUp]);
+
+      fake.closeTicket(followUp);
+      const c = await destination.put(note('N4'), noteBody('after the follow-up closed too'));
+      const second = Number(c.location.split('/')[1]);
+      expect(second).not.toBe(followUp);
+      expect(second).not.toBe(closed);
+      expect(fake.ticket(followUp)?.followupIds).toEqual([second]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('record.match "contact" hangs the ticket under the end user found by phone; record.create false only finds', async () => {
     const { fake, destination } = await open({ users: [{ name: 'Carl Customer', phone: '+1 (513) 555-7611' }] }, { record: { match: 'contact' } });
     await destination.put(note('N1'), noteBody('hello'));

@@ -6,6 +6,9 @@ export interface ZendeskTicket {
   id: number;
   externalId: string | null;
   createdAt: string;
+  status: string;
+  subject: string;
+  requesterId: number | null;
 }
 
 export interface ZendeskUpload {
@@ -59,6 +62,9 @@ function ticketOf(value: unknown, what: string): ZendeskTicket {
     id: idOf(ticket, what),
     externalId: typeof ticket.external_id === 'string' ? ticket.external_id : null,
     createdAt: typeof ticket.created_at === 'string' ? ticket.created_at : '',
+    status: typeof ticket.status === 'string' ? ticket.status : '',
+    subject: typeof ticket.subject === 'string' ? ticket.subject : '',
+    requesterId: typeof ticket.requester_id === 'number' ? ticket.requester_id : null,
   };
 }
 

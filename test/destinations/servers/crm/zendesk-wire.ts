@@ -25,7 +25,7 @@ export const invalid = (field: string, description: string, error = 'InvalidValu
 });
 export const tooMany = (seconds: number, text: string): Answer => ({ status: 429, text, headers: { 'retry-after': String(Math.max(1, Math.ceil(seconds))) } });
 
-export const TICKET_FIELDS = new Set(['subject', 'external_id', 'comment', 'description', 'requester_id', 'requester', 'tags', 'status', 'priority', 'type', 'custom_fields', 'assignee_id', 'group_id']);
+export const TICKET_FIELDS = new Set(['subject', 'external_id', 'comment', 'description', 'requester_id', 'requester', 'tags', 'status', 'priority', 'type', 'custom_fields', 'assignee_id', 'group_id', 'via_followup_source_id']);
 export const COMMENT_FIELDS = new Set(['body', 'html_body', 'public', 'uploads', 'author_id']);
 
 export function ticketInput(body: unknown): Record<string, unknown> | null {

@@ -86,6 +86,8 @@ interface Ticket {
   createdAt: number;
   updatedAt: number;
   updates: number[];
+  /** Tickets made as follow-ups of this one after it was closed (`followup_ids`). */
+  followupIds: number[];
 }
 
 interface User {
@@ -108,7 +110,9 @@ export interface ZendeskFake extends CrmFakeView {
   /** Every comment of a ticket as stored (body, public, attachment names). */
   comments(ticketId: number): { id: number; body: string; public: boolean; files: string[] }[];
   issuedTokens(): number;
-  ticket(id: number): { externalId: string | null; subject: string; requesterId: number; tags: string[] } | undefined;
+  ticket(id: number): { externalId: string | null; subject: string; requesterId: number; tags: string[]; status: string; followupIds: number[] } | undefined;
+  /** An agent closes a ticket (as Zendesk does some days after solved): it takes no update after that. */
+  closeTicket(id: number): void;
   userId(name: string): number | undefined;
 }
 
@@ -189,6 +193,7 @@ export async function startZendeskFake(options: ZendeskFakeOptions = {}): Promis
     requester_id: t.requesterId,
     submitter_id: agent.id,
     tags: t.tags,
+    followup_ids: t.followupIds,
     is_public: t.isPublic,
     created_at: new Date(t.createdAt).toISOString(),
     updated_at: new Date(t.updatedAt).toISOString(),
@@ -387,6 +392,14 @@ export async function startZendeskFake(options: ZendeskFakeOptions = {}): Promis
     }
     const refused = checkTicketFields(input);
     if (refused) return refused;
+    // A follow-up of a closed ticket (the parameter has no effect with other tickets); it inherits the closed ticket's
+    // tags unless the request names its own.
+    let followed: Ticket | undefined;
+    if (input.via_followup_source_id !== undefined) {
+      const source = typeof input.via_followup_source_id === 'number' ? tickets.get(input.via_followup_source_id) : undefined;
+      if (!source) return invalid('via_followup_source_id', 'Via followup source: is invalid');
+      if (source.status === 'closed') followed = source;
+    }
     const first = input.comment ?? (typeof input.description === 'string' ? { body: input.description } : undefined);
     if (first === undefined) return invalid('description', 'Description: cannot be blank', 'BlankValue');
     const checked = checkComment(first, null);
@@ -396,15 +409,17 @@ export async function startZendeskFake(options: ZendeskFakeOptions = {}): Promis
       externalId: typeof input.external_id === 'string' ? input.external_id : null,
       subject: typeof input.subject === 'string' ? input.subject : checked.comment.body.slice(0, 60),
       requesterId: typeof input.requester_id === 'number' ? input.requester_id : agent.id,
-      tags: (input.tags as string[] | undefined) ?? [],
+      tags: (input.tags as string[] | undefined) ?? [...(followed?.tags ?? [])],
       status: typeof input.status === 'string' ? input.status : 'new',
       isPublic: checked.comment.public,
       comments: [],
       createdAt: now(),
       updatedAt: now(),
       updates: [],
+      followupIds: [],
     };
     tickets.set(ticket.id, ticket);
+    followed?.followupIds.push(ticket.id);
     consume((first as Record<string, unknown>).uploads);
     const comment = addComment(ticket, checked.comment);
     wrote();
@@ -696,7 +711,12 @@ export async function startZendeskFake(options: ZendeskFakeOptions = {}): Promis
     issuedTokens: () => accessTokens.size,
     ticket(id) {
       const ticket = tickets.get(id);
-      return ticket && { externalId: ticket.externalId, subject: ticket.subject, requesterId: ticket.requesterId, tags: ticket.tags };
+      return ticket && { externalId: ticket.externalId, subject: ticket.subject, requesterId: ticket.requesterId, tags: ticket.tags, status: ticket.status, followupIds: [...ticket.followupIds] };
+    },
+    closeTicket(id) {
+      const ticket = tickets.get(id);
+      if (!ticket) throw new Error(`no ticket ${id}`);
+      ticket.status = 'closed';
     },
     userId: (name) => users.find((user) => user.name === name)?.id,
     heldUploads() {
@@ -716,6 +736,7 @@ export async function startZendeskFake(options: ZendeskFakeOptions = {}): Promis
         createdAt,
         updatedAt: createdAt,
         updates: [],
+        followupIds: [],
       };
       ticket.comments.push({ id: newId(), auditId: newId(), authorId: agent.id, body: 'seeded ticket', public: false, attachments: [], createdAt });
       tickets.set(ticket.id, ticket);
