@@ -4,7 +4,7 @@ import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Artifact, SourceName } from '../artifacts.js';
+import { ARTIFACT_KINDS, type Artifact, type SourceName } from '../artifacts.js';
 import { LedgerLockedError } from '../errors.js';
 import { processAlive } from '../process-alive.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
@@ -548,27 +548,55 @@ export class SqliteLedger implements Ledger {
 
   // --- The operator's views (status, verify, doctor). Kept apart from the engine's methods above on purpose.
 
+  /**
+   * Counts per kind without reading a descriptor or sorting a million rows. A key starts with its kind, so one kind's
+   * keys are the range [`kind/`, `kind0`) of the key indexes ('0' follows '/'), counted by
+   * SEARCH artifacts USING COVERING INDEX sqlite_autoindex_artifacts_1 (key>? AND key<?) (the same on deliveries, per
+   * destination); the few rows pending, not available or failed come from their partial indexes. A GROUP BY over the
+   * tables read every ~1.3 kB row instead (1M artifacts: 3.1-3.5 s; these: 0.3 s).
+   */
   ledgerSummary(maxAttempts: number): LedgerSummary {
     const kindOf = `substr(key, 1, instr(key, '/') - 1)`;
-    const artifactRows = this
-      .sql(`SELECT kind, state, count(*) AS n FROM artifacts GROUP BY kind, state`)
-      .all() as { kind: string; state: string; n: number }[];
-    const deliveryRows = this
+    const countArtifacts = this.sql(`SELECT count(*) FROM artifacts WHERE key >= ? AND key < ?`).pluck();
+    const countDeliveries = this.sql(`SELECT count(*) FROM deliveries WHERE destination = ? AND key >= ? AND key < ?`).pluck();
+    const nextDestination = this.sql(`SELECT min(destination) FROM deliveries WHERE destination > ?`).pluck();
+    const destinations: string[] = [];
+    for (let next = nextDestination.get('') as string | null; next !== null; next = nextDestination.get(next) as string | null) destinations.push(next);
+    const totals = ARTIFACT_KINDS.map((kind) => {
+      const range = [`${kind}/`, `${kind}0`] as const;
+      const delivered = destinations.reduce((sum, destination) => sum + (countDeliveries.get(destination, ...range) as number), 0);
+      return { kind, artifacts: countArtifacts.get(...range) as number, deliveries: delivered };
+    });
+    const waiting = this
       .sql(
-        `SELECT ${kindOf} AS kind,
-                sum(status = 'delivered') AS delivered,
-                sum(status = 'failed' AND attempts < @max) AS failing,
-                sum(status = 'failed' AND attempts >= @max) AS gaveUp
-         FROM deliveries GROUP BY 1`,
+        `SELECT ${kindOf} AS kind, 'pending' AS state, count(*) AS n FROM artifacts WHERE state = 'pending' GROUP BY 1
+         UNION ALL
+         SELECT ${kindOf} AS kind, 'not_available' AS state, count(*) AS n FROM artifacts WHERE state = 'not_available' GROUP BY 1`,
       )
-      .all({ max: maxAttempts }) as { kind: string; delivered: number; failing: number; gaveUp: number }[];
+      .all() as { kind: string; state: string; n: number }[];
+    const failed = this
+      .sql(
+        `SELECT ${kindOf} AS kind, sum(attempts < @max) AS failing, sum(attempts >= @max) AS gaveUp
+         FROM deliveries WHERE status = 'failed' GROUP BY 1`,
+      )
+      .all({ max: maxAttempts }) as { kind: string; failing: number; gaveUp: number }[];
+    const failedByKind = new Map(failed.map((row) => [row.kind, row]));
+    // A delivery row is either delivered or failed: delivered = all − failed.
+    const deliveryRows = totals
+      .filter(({ deliveries }) => deliveries > 0)
+      .map(({ kind, deliveries }) => {
+        const { failing = 0, gaveUp = 0 } = failedByKind.get(kind) ?? {};
+        return { kind, delivered: deliveries - failing - gaveUp, failing, gaveUp };
+      });
     const summary: LedgerSummary = { artifacts: 0, pending: 0, notAvailable: 0, delivered: 0, failing: 0, gaveUp: 0, byKind: {} };
     const row = (kind: string) =>
       (summary.byKind[kind] ??= { artifacts: 0, pending: 0, notAvailable: 0, delivered: 0, failing: 0, gaveUp: 0 });
-    for (const { kind, state, n } of artifactRows) {
+    for (const { kind, artifacts } of totals.filter((total) => total.artifacts > 0)) {
+      row(kind).artifacts += artifacts;
+      summary.artifacts += artifacts;
+    }
+    for (const { kind, state, n } of waiting) {
       const entry = row(kind);
-      entry.artifacts += n;
-      summary.artifacts += n;
       if (state === 'pending') {
         entry.pending += n;
         summary.pending += n;

@@ -54,6 +54,60 @@ describe('SQLite ledger', () => {
     ledger.close();
   });
 
+  it('ledgerSummary counts per kind from key ranges exactly as a GROUP BY over every row would', () => {
+    const file = tempLedgerPath();
+    const ledger = SqliteLedger.open(file);
+    const now = '2026-01-01T00:00:00Z';
+    const cutoff = '2025-12-29T00:00:00Z';
+    // Kinds whose names share a prefix (recording, recording_transcript; voicemail, voicemail_transcript), every state,
+    // two destinations, failures below and at the attempt limit.
+    const kinds = ['recording', 'recording_transcript', 'voicemail', 'voicemail_transcript', 'note', 'disposition', 'messaging_transcript'] as const;
+    const made: Artifact[] = [];
+    kinds.forEach((kind, k) => {
+      for (let n = 0; n < 5 + k * 3; n++) {
+        const key = kind === 'note' || kind === 'disposition' ? `${kind}/E${n % 4}/${kind[0]}${n}` : `${kind}/${kind[0]}${n}`;
+        made.push({ ...artifact(key, n % 4 === 1 ? 'pending' : 'ready'), kind });
+      }
+    });
+    ledger.rememberArtifacts(made, now, cutoff);
+    ledger.markArtifactState(made.filter((_, n) => n % 7 === 3).map((a) => a.key), 'not_available', now);
+    const delivered = made.filter((_, n) => n % 3 === 0);
+    ledger.recordDeliveries(delivered.map((a) => ({ destination: 'a', key: a.key, fingerprint: a.fingerprint, size: 1, sha256: 's', location: 'l', deliveredAt: now })));
+    ledger.recordDeliveries(made.filter((_, n) => n % 5 === 0).map((a) => ({ destination: 'b', key: a.key, fingerprint: a.fingerprint, size: 1, sha256: 's', location: 'l', deliveredAt: now })));
+    for (const [n, a] of made.entries()) {
+      if (n % 3 !== 1) continue;
+      for (let attempt = 0; attempt < 1 + (n % 4); attempt++) ledger.recordFailure({ destination: 'a', key: a.key, error: 'boom', at: now });
+    }
+    const maxAttempts = 3;
+    const summary = ledger.ledgerSummary(maxAttempts);
+    ledger.close();
+
+    // The oracle: the plain GROUP BY over the tables.
+    const db = new Database(file, { readonly: true });
+    type Counts = { artifacts: number; pending: number; notAvailable: number; delivered: number; failing: number; gaveUp: number };
+    const expected: Record<string, Counts> = {};
+    const entry = (kind: string): Counts => (expected[kind] ??= { artifacts: 0, pending: 0, notAvailable: 0, delivered: 0, failing: 0, gaveUp: 0 });
+    for (const row of db.prepare(`SELECT kind, state, count(*) AS n FROM artifacts GROUP BY kind, state`).all() as { kind: string; state: string; n: number }[]) {
+      entry(row.kind).artifacts += row.n;
+      if (row.state === 'pending') entry(row.kind).pending += row.n;
+      if (row.state === 'not_available') entry(row.kind).notAvailable += row.n;
+    }
+    const deliveries = db
+      .prepare(
+        `SELECT substr(key, 1, instr(key, '/') - 1) AS kind, sum(status = 'delivered') AS delivered,
+                sum(status = 'failed' AND attempts < ?) AS failing, sum(status = 'failed' AND attempts >= ?) AS gaveUp
+         FROM deliveries GROUP BY 1`,
+      )
+      .all(maxAttempts, maxAttempts) as { kind: string; delivered: number; failing: number; gaveUp: number }[];
+    for (const row of deliveries) Object.assign(entry(row.kind), { delivered: row.delivered, failing: row.failing, gaveUp: row.gaveUp });
+    db.close();
+    expect(summary.byKind).toEqual(expected);
+    const sum = (field: keyof Counts) => Object.values(expected).reduce((total, counts) => total + counts[field], 0);
+    expect(summary).toMatchObject({ artifacts: made.length, pending: sum('pending'), notAvailable: sum('notAvailable'), delivered: sum('delivered'), failing: sum('failing'), gaveUp: sum('gaveUp') });
+    // The fixture exercises every count.
+    for (const field of ['pending', 'notAvailable', 'delivered', 'failing', 'gaveUp'] as const) expect(sum(field), field).toBeGreaterThan(0);
+  });
+
   it('pages pending and failing artifacts, and lets the caller write between items', () => {
     const ledger = SqliteLedger.open(tempLedgerPath());
     const now = '2026-01-01T00:00:00Z';
