@@ -9,7 +9,7 @@ import pLimit from 'p-limit';
 import { MEDIA_KINDS } from '../config-schema.js';
 import type { Destination } from '../destinations/types.js';
 import { ConfigError, UsageError } from '../errors.js';
-import type { DeliveredEntry, DeliveredFilter, Ledger } from '../ledger/types.js';
+import type { DeliveredCursor, DeliveredEntry, DeliveredFilter, Ledger } from '../ledger/types.js';
 import { dateInZone, parseBound } from '../window.js';
 import { createLogger, loadCommandConfig, openDestinationQuietly, parseKinds, type CommandContext } from './context.js';
 
@@ -103,11 +103,11 @@ export async function verifyCommand(options: VerifyOptions, context: CommandCont
     logger.write({ level: 'info', event: 'verify_start', filter: report.filter, repair: report.repair });
     const table = options.format === 'table';
     const limit = pLimit(config.concurrency);
-    let after: { destination: string; key: string } | null = null;
+    let after: DeliveredCursor | null = null;
     for (;;) {
       const page = ledger.deliveredPage(filter, after, PAGE);
       if (page.length === 0) break;
-      after = { destination: page.at(-1)!.destination, key: page.at(-1)!.key };
+      after = page.at(-1)!;
       const found = await Promise.all(page.map((entry) => limit(() => checkEntry(entry, destinations.get(entry.destination), timezone, report.sizeOnly))));
       const requeue: { destination: string; key: string; reason: string }[] = [];
       found.forEach((result, index) => {

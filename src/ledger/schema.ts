@@ -120,9 +120,11 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE run_lock SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now');
   `,
   // status counts the artifacts given up as not available per kind from this index, as it counts the pending ones,
-  // instead of reading every row of the table.
+  // instead of reading every row of the table; verify over a window reads that window's artifacts by listed time
+  // instead of every delivery of the ledger.
   `
   CREATE INDEX artifacts_not_available ON artifacts (state) WHERE state = 'not_available';
+  CREATE INDEX artifacts_listed ON artifacts (listed_at);
   `,
 ];
 

@@ -128,7 +128,8 @@ export interface Ledger extends ListenLedger {
   /** Bytes the ledger takes on disk, or null where that means nothing (a server database). */
   storageBytes(): number | null;
   /** One page of delivered entries in (destination, key) order after `after` (keyset paging, for verify). */
-  deliveredPage(filter: DeliveredFilter, after: { destination: string; key: string } | null, limit: number): DeliveredEntry[];
+  /** Delivered entries a page at a time; `after` is the last entry of the previous page (its cursor fields). */
+  deliveredPage(filter: DeliveredFilter, after: DeliveredCursor | null, limit: number): DeliveredEntry[];
   /** Turns delivered entries back into failed ones with no attempts spent, so the next run re-delivers them. */
   requeueDeliveries(entries: readonly { destination: string; key: string; reason: string }[], at: string): number;
   /** The schema version stored in the ledger and the latest this build knows. */
@@ -174,9 +175,14 @@ export interface DeliveredFilter {
   to?: string;
 }
 
-export interface DeliveredEntry {
+/** Where a page of delivered entries ends: a window's pages run by destination, then listed time, then key. */
+export interface DeliveredCursor {
   destination: string;
   key: string;
+  listedAt: string | null;
+}
+
+export interface DeliveredEntry extends DeliveredCursor {
   size: number | null;
   sha256: string | null;
   location: string | null;

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
 import type { Artifact } from '../../src/artifacts.js';
+import type { DeliveredCursor } from '../../src/ledger/types.js';
 import { LedgerLockedError } from '../../src/errors.js';
 import { MIGRATIONS } from '../../src/ledger/schema.js';
 import { RUN_LOCK_STALE_MS, SqliteLedger } from '../../src/ledger/sqlite.js';
@@ -106,6 +107,53 @@ describe('SQLite ledger', () => {
     expect(summary).toMatchObject({ artifacts: made.length, pending: sum('pending'), notAvailable: sum('notAvailable'), delivered: sum('delivered'), failing: sum('failing'), gaveUp: sum('gaveUp') });
     // The fixture exercises every count.
     for (const field of ['pending', 'notAvailable', 'delivered', 'failing', 'gaveUp'] as const) expect(sum(field), field).toBeGreaterThan(0);
+  });
+
+  it('deliveredPage over a window reads it by listed time: every delivered entry in it once, per destination, in pages', () => {
+    const ledger = SqliteLedger.open(tempLedgerPath());
+    const now = '2026-01-01T00:00:00Z';
+    // 60 artifacts an hour apart (some listed at the same instant), delivered to two destinations, some failed.
+    const made = Array.from({ length: 60 }, (_, n) => ({
+      ...artifact(`recording_transcript/R${String(n).padStart(3, '0')}`),
+      ...(n % 5 === 4 ? { kind: 'voicemail' as const, key: `voicemail/V${n}` } : {}),
+      listedAt: new Date(Date.UTC(2026, 0, 1, Math.floor(n / 2) * 2)).toISOString(),
+    }));
+    ledger.rememberArtifacts(made, now, '2025-12-29T00:00:00Z');
+    const deliver = (destination: string, list: Artifact[]) =>
+      ledger.recordDeliveries(list.map((a) => ({ destination, key: a.key, fingerprint: a.fingerprint, size: 1, sha256: 's', location: a.key, deliveredAt: now })));
+    deliver('b-store', made.filter((_, n) => n % 2 === 0));
+    deliver('a-archive', made);
+    ledger.recordFailure({ destination: 'a-archive', key: made[10]!.key, error: 'gone', at: now });
+    // Delivered long ago and listed outside every window below.
+    deliver('a-archive', [{ ...artifact('recording_transcript/OLD'), listedAt: '2025-06-01T00:00:00.000Z' }]);
+
+    const walk = (filter: Parameters<SqliteLedger['deliveredPage']>[0], size: number) => {
+      const seen: string[] = [];
+      for (let after: DeliveredCursor | null = null; ; ) {
+        const page = ledger.deliveredPage(filter, after, size);
+        seen.push(...page.map((entry) => `${entry.destination} ${entry.key}`));
+        if (page.length < size) return seen;
+        after = page.at(-1)!;
+      }
+    };
+    const expected = (from: string, to: string, destinations = ['a-archive', 'b-store'], kinds?: string[]) =>
+      destinations.flatMap((destination) =>
+        // Listed-time order, then the order the ledger first saw them in (`made` is listed in time order already).
+        made
+          .filter((a, n) => a.listedAt >= from && a.listedAt < to && (destination === 'a-archive' ? n !== 10 : n % 2 === 0))
+          .filter((a) => !kinds || kinds.includes(a.kind))
+          .map((a) => `${destination} ${a.key}`),
+      );
+    const from = '2026-01-01T10:00:00.000Z';
+    const to = '2026-01-02T20:00:00.000Z';
+    for (const size of [1, 7, 200]) expect(walk({ from, to }, size)).toEqual(expected(from, to));
+    expect(walk({ from }, 4)).toEqual(expected(from, '9999'));
+    expect(walk({ to }, 4)).toEqual(expected('', to));
+    expect(walk({ from, to, destinations: ['b-store'] }, 3)).toEqual(expected(from, to, ['b-store']));
+    expect(walk({ from, to, kinds: ['voicemail'] }, 2)).toEqual(expected(from, to, undefined, ['voicemail']));
+    // Without a window: every delivered entry of the ledger, the old one too.
+    expect(walk({}, 9)).toHaveLength(made.length - 1 + made.length / 2 + 1);
+    ledger.close();
   });
 
   it('pages pending and failing artifacts, and lets the caller write between items', () => {
