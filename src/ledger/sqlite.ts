@@ -708,7 +708,7 @@ export class SqliteLedger implements Ledger {
            AND (@kinds IS NULL OR substr(a.key, 1, instr(a.key, '/') - 1) IN (SELECT value FROM json_each(@kinds)))
          ORDER BY a.listed_at, a.id LIMIT @limit`,
       );
-      const destinations = (filter.destinations ? [...filter.destinations].sort() : this.deliveryDestinations()).filter(
+      const destinations = (filter.destinations ? [...new Set(filter.destinations)].sort() : this.deliveryDestinations()).filter(
         (destination) => after === null || destination >= after.destination,
       );
       rows = [];

@@ -149,7 +149,7 @@ describe('SQLite ledger', () => {
     for (const size of [1, 7, 200]) expect(walk({ from, to }, size)).toEqual(expected(from, to));
     expect(walk({ from }, 4)).toEqual(expected(from, '9999'));
     expect(walk({ to }, 4)).toEqual(expected('', to));
-    expect(walk({ from, to, destinations: ['b-store'] }, 3)).toEqual(expected(from, to, ['b-store']));
+    expect(walk({ from, to, destinations: ['b-store', 'b-store'] }, 3)).toEqual(expected(from, to, ['b-store']));
     expect(walk({ from, to, kinds: ['voicemail'] }, 2)).toEqual(expected(from, to, undefined, ['voicemail']));
     // Without a window: every delivered entry of the ledger, the old one too.
     expect(walk({}, 9)).toHaveLength(made.length - 1 + made.length / 2 + 1);
