@@ -49,11 +49,13 @@ export class FilesystemDestination implements Destination {
   readonly type = 'filesystem';
   readonly name: string;
   readonly root: string;
+  private readonly staging: string;
   private readonly fileMode: number;
 
   constructor(options: FilesystemDestinationOptions) {
     this.name = options.name;
     this.root = path.resolve(options.root);
+    this.staging = path.join(this.root, STAGING_FOLDER);
     this.fileMode = options.fileMode ?? 0o640;
   }
 
@@ -64,20 +66,15 @@ export class FilesystemDestination implements Destination {
       signal?.throwIfAborted();
       location = objectPath(request);
       finalPath = this.resolve(location);
+      // Made again by every put (one mkdir when it exists): a staging folder someone removed costs nothing but a mkdir.
+      await mkdirDurably(this.staging);
     } catch (error) {
       body.destroy();
       throw error;
     }
     const dir = path.dirname(finalPath);
-    let staging: string;
-    try {
-      staging = await this.stagingFolder();
-    } catch (error) {
-      body.destroy();
-      throw error;
-    }
-    const dataTemp = stagedPath(staging, location);
-    const sidecarTemp = stagedPath(staging, location + SIDECAR_SUFFIX);
+    const dataTemp = stagedPath(this.staging, location);
+    const sidecarTemp = stagedPath(this.staging, location + SIDECAR_SUFFIX);
     try {
       await mkdirDurably(dir);
       const size = await this.writeBody(dataTemp, body, signal);
@@ -125,13 +122,6 @@ export class FilesystemDestination implements Destination {
   }
 
   async close(): Promise<void> {}
-
-  /** Made again by every put (one mkdir when it exists): a staging folder someone removed costs nothing but a mkdir. */
-  private async stagingFolder(): Promise<string> {
-    const folder = path.join(this.root, STAGING_FOLDER);
-    await mkdirDurably(folder);
-    return folder;
-  }
 
   /**
    * Renames a staged file to its final name. Where the final folder is on another filesystem than the root (something
