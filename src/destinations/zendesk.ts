@@ -102,13 +102,7 @@ export class ZendeskAdapter implements CrmAdapter {
   }
 
   async findRecord(engagement: EngagementInfo, signal?: AbortSignal): Promise<CrmRecord | null> {
-    const externalId = externalIdOf(engagement);
-    const tickets = await this.call(
-      { url: `${this.api}/tickets?external_id=${encodeURIComponent(externalId)}`, signal },
-      'GET /api/v2/tickets?external_id=',
-      parseTickets,
-    );
-    return pickTicket(tickets.filter((ticket) => ticket.externalId === externalId));
+    return pickTicket(await this.ticketsWith(externalIdOf(engagement), signal));
   }
 
   async createRecord(engagement: EngagementInfo, signal?: AbortSignal): Promise<CrmRecord> {
@@ -197,14 +191,9 @@ export class ZendeskAdapter implements CrmAdapter {
     const ticketId = await this.writableTicket(Number(record.id));
     const found = await this.entryIn(ticketId, key);
     if (found) return found;
-    const ticket = await this.call({ url: `${this.api}/tickets/${ticketId}` }, `GET /api/v2/tickets/${ticketId}`, parseTicket);
+    const ticket = await this.ticket(ticketId);
     if (ticket.externalId === null) return null;
-    const chain = await this.call(
-      { url: `${this.api}/tickets?external_id=${encodeURIComponent(ticket.externalId)}` },
-      'GET /api/v2/tickets?external_id=',
-      parseTickets,
-    );
-    const others = chain.filter((other) => other.externalId === ticket.externalId && other.id !== ticketId).map((other) => other.id);
+    const others = (await this.ticketsWith(ticket.externalId)).filter((other) => other.id !== ticketId).map((other) => other.id);
     for (const id of others.sort((a, b) => b - a)) {
       const entry = await this.entryIn(id, key);
       if (entry) return entry;
@@ -290,7 +279,7 @@ export class ZendeskAdapter implements CrmAdapter {
       return { ticketId, comment: await put(ticketId) };
     } catch (error) {
       if (statusOf(error) !== 422) throw error;
-      const ticket = await this.call({ url: `${this.api}/tickets/${ticketId}`, signal }, `GET /api/v2/tickets/${ticketId}`, parseTicket);
+      const ticket = await this.ticket(ticketId, signal);
       if (ticket.status !== 'closed') throw error;
       const followUp = await this.followUpOf(ticket, signal);
       return { ticketId: followUp, comment: await put(followUp) };
@@ -320,12 +309,8 @@ export class ZendeskAdapter implements CrmAdapter {
 
   private async findOrCreateFollowUp(closed: ZendeskTicket, signal?: AbortSignal): Promise<number> {
     if (closed.externalId !== null) {
-      const tickets = await this.call(
-        { url: `${this.api}/tickets?external_id=${encodeURIComponent(closed.externalId)}`, signal },
-        'GET /api/v2/tickets?external_id=',
-        parseTickets,
-      );
-      const open = pickTicket(tickets.filter((ticket) => ticket.externalId === closed.externalId && ticket.id !== closed.id && ticket.status !== 'closed'));
+      const tickets = await this.ticketsWith(closed.externalId, signal);
+      const open = pickTicket(tickets.filter((ticket) => ticket.id !== closed.id && ticket.status !== 'closed'));
       if (open) return Number(open.id);
     }
     const body = {
@@ -344,6 +329,20 @@ export class ZendeskAdapter implements CrmAdapter {
       parseTicket,
     );
     return ticket.id;
+  }
+
+  private ticket(ticketId: number, signal?: AbortSignal): Promise<ZendeskTicket> {
+    return this.call({ url: `${this.api}/tickets/${ticketId}`, signal }, `GET /api/v2/tickets/${ticketId}`, parseTicket);
+  }
+
+  /** The tickets carrying `externalId` exactly (Zendesk's lookup is trusted no further than that). */
+  private async ticketsWith(externalId: string, signal?: AbortSignal): Promise<ZendeskTicket[]> {
+    const tickets = await this.call(
+      { url: `${this.api}/tickets?external_id=${encodeURIComponent(externalId)}`, signal },
+      'GET /api/v2/tickets?external_id=',
+      parseTickets,
+    );
+    return tickets.filter((ticket) => ticket.externalId === externalId);
   }
 
   /** The raw bytes as the request body: from memory when held (so a 429 can be retried), else streamed once. */
