@@ -19,7 +19,7 @@ import {
 import { Duration } from 'luxon';
 import type { AzureBlobDestinationConfig } from '../config-schema.js';
 import { ConfigError, DestinationError } from '../errors.js';
-import { meterBody, readHead } from './body.js';
+import { meterBody, readHead, wholeBody } from './body.js';
 import { checkLinkLifetime, checkLocation, normalizePrefix, objectMetadata, objectName, requestMetadataOf } from './object-store.js';
 import type { ObjectAddress } from './paths.js';
 import type { Destination, PutRequest, PutResult, StoredObject } from './types.js';
@@ -126,10 +126,10 @@ export class AzureBlobDestination implements Destination {
     const headers = { blobContentType: request.contentType };
     let rest: Readable | undefined;
     try {
-      const head = await readHead(meter, this.blockSize);
+      const head = await readHead(meter, this.blockSize, request.size);
       rest = head.rest;
       if (head.ended) {
-        const bytes = Buffer.concat(head.chunks);
+        const bytes = wholeBody(head);
         await blob.upload(bytes, bytes.length, { metadata: objectMetadata(request, meter.sha256), blobHTTPHeaders: headers, abortSignal: signal });
       } else {
         // uploadStream rejects at the body's first error or the first block that fails (its error, as it is) and

@@ -58,9 +58,19 @@ export interface Head {
   rest: Readable;
 }
 
-/** Reads until more than `limit` bytes arrived or the body ended; the rest stays unread. */
-export async function readHead(body: Readable, limit: number): Promise<Head> {
+/** The body of an ended head as one buffer: no copy when it was read into one. */
+export function wholeBody(head: Head): Buffer {
+  return head.chunks.length === 1 ? head.chunks[0]! : Buffer.concat(head.chunks, head.bytes);
+}
+
+/**
+ * Reads until more than `limit` bytes arrived or the body ended; the rest stays unread. A body announced to fit
+ * (`announcedSize` ≤ `limit`) is copied into one buffer of its size as it arrives: the chunks are garbage at once,
+ * and the whole is not copied again (holding the chunks and then concatenating them held each body twice).
+ */
+export async function readHead(body: Readable, limit: number, announcedSize?: number): Promise<Head> {
   const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  if (announcedSize !== undefined && announcedSize <= limit) return readAnnounced(iterator, announcedSize);
   const chunks: Buffer[] = [];
   let bytes = 0;
   while (bytes <= limit) {
@@ -79,6 +89,21 @@ export async function readHead(body: Readable, limit: number): Promise<Head> {
   }
   // Not objectMode: consumers count bytes, and a byte-sized buffer keeps at most one chunk read ahead.
   return { chunks, bytes, ended: false, rest: Readable.from(remaining(), { objectMode: false, highWaterMark: 64 * 1024 }) };
+}
+
+async function readAnnounced(iterator: AsyncIterator<Buffer>, announcedSize: number): Promise<Head> {
+  const whole = Buffer.allocUnsafe(announcedSize);
+  let bytes = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) break;
+    if (bytes + next.value.length > announcedSize) {
+      await iterator.return?.();
+      throw new Error(`received more than the announced ${announcedSize} bytes`);
+    }
+    bytes += next.value.copy(whole, bytes);
+  }
+  return { chunks: [whole.subarray(0, bytes)], bytes, ended: true, rest: Readable.from([]) };
 }
 
 /**

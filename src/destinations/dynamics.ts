@@ -11,7 +11,7 @@ import { OAuthToken, secretFromEnv } from './crm/auth.js';
 import { buildCrmDestination } from './crm/build.js';
 import type { CrmDestination } from './crm/engine.js';
 import { retryAfterMs, statusOf, type CrmAnswer, type CrmHttp, type CrmSignal } from './crm/http.js';
-import { readHead } from './body.js';
+import { readHead, wholeBody } from './body.js';
 import { BLOCK_BYTES, blockIdOf, blocksOf, UploadBlockBodies } from './dynamics/blocks.js';
 import { Base64Decoder, parseContactIds, parseContinuationToken, parseMaxUpload, parsePhoneCall, type AnnotationRow, type PhoneCallRow } from './dynamics/answers.js';
 import { isGuid, rawBytesFitting, recordKeyOf, uuidV5 } from './dynamics/ids.js';
@@ -141,7 +141,7 @@ export class DynamicsAdapter implements CrmAdapter {
       file.body.resume();
     } else {
       const head = await readHead(file.body, BLOCK_BYTES);
-      if (head.ended) whole = Buffer.concat(head.chunks);
+      if (head.ended) whole = wholeBody(head);
       else stream = head.rest;
     }
     if (whole && whole.length <= BLOCK_BYTES) {

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import got, { HTTPError, RequestError, type Got } from 'got';
 import { HTTP_URL_PLACEHOLDERS, type HttpDestinationConfig } from '../config-schema.js';
 import { ConfigError, DestinationError } from '../errors.js';
-import { meterBody, readHead, whenAnswered } from './body.js';
+import { meterBody, readHead, wholeBody, whenAnswered } from './body.js';
 import { asciiJson } from './object-store.js';
 import { objectPath, type ObjectAddress } from './paths.js';
 import type { Destination, PutRequest, PutResult, StoredObject } from './types.js';
@@ -126,9 +126,9 @@ export class HttpDestination implements Destination {
     }
     const meter = meterBody(body, request.size, signal);
     try {
-      const head = await readHead(meter, this.bufferBytes);
+      const head = await readHead(meter, this.bufferBytes, request.size);
       const upload = head.ended
-        ? this.buffered(request, Buffer.concat(head.chunks), meter.sha256)
+        ? this.buffered(request, wholeBody(head), meter.sha256)
         : { body: head.rest, headers: this.putHeaders(request, request.size), retry: { limit: 0 } };
       const response = await this.client(url, { method: this.method, ...upload, signal });
       this.checkStatus(response.statusCode, this.method, url, request.key);

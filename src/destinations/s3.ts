@@ -1,29 +1,32 @@
-// Any S3-compatible store: objects named <prefix><YYYY>/<MM>/<DD>/<engagementId>/<leaf>. Uploads go through
-// lib-storage's Upload: a body of up to one part as one PutObject, a larger one as a streamed multipart upload (at most
-// uploadConcurrency parts in flight). The body is read one part ahead first, so that a body which fits in one part is
-// handed over whole and its PutObject carries its sha256 in metadata. A multipart upload's metadata is fixed by
-// CreateMultipartUpload, before the bytes are seen, so it carries no sha256 (the ledger has it, and verify re-hashes;
-// adding it afterwards would take a CopyObject of the whole object). A failed multipart upload is aborted, and an
-// incomplete one is never an object, so a failure leaves an earlier copy untouched.
+// Any S3-compatible store: objects named <prefix><YYYY>/<MM>/<DD>/<engagementId>/<leaf>. The body is read one part
+// ahead first: a body that fits in one part goes up whole as one PutObject whose metadata carries its sha256; a larger
+// one as a streamed multipart upload (at most uploadConcurrency parts in flight), its parts copied into buffers that
+// are reused (part-buffers.ts). A multipart upload's metadata is fixed by CreateMultipartUpload, before the bytes are
+// seen, so it carries no sha256 (the ledger has it, and verify re-hashes; adding it afterwards would take a CopyObject
+// of the whole object). A failed multipart upload is aborted once its parts in flight have settled, and an incomplete
+// one is never an object, so a failure leaves an earlier copy untouched.
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  type CompletedPart,
   GetObjectCommand,
   HeadObjectCommand,
+  PutObjectCommand,
   type PutObjectCommandInput,
   S3Client,
   type S3ClientConfig,
   type ServerSideEncryption,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Duration } from 'luxon';
 import { Readable } from 'node:stream';
 import type { S3DestinationConfig } from '../config-schema.js';
 import { DestinationError } from '../errors.js';
-import { meterBody, readHead } from './body.js';
+import { meterBody, readHead, wholeBody } from './body.js';
+import { fillParts, PartBuffers } from './part-buffers.js';
 import { checkLinkLifetime, checkLocation, normalizePrefix, objectMetadata, objectName, requestMetadataOf } from './object-store.js';
 import type { ObjectAddress } from './paths.js';
 import type { Destination, PutRequest, PutResult, StoredObject } from './types.js';
@@ -32,6 +35,8 @@ const MiB = 1024 * 1024;
 const MAX_PARTS = 10_000;
 
 type Encryption = Pick<PutObjectCommandInput, 'ServerSideEncryption' | 'SSEKMSKeyId'>;
+/** Where an object goes and what it is stored as. */
+type ObjectTarget = { Bucket: string; Key: string; ContentType: string; Metadata?: Record<string, string> } & Encryption;
 
 /** What went wrong in one put: the first failure (the one to report) and a failed AbortMultipartUpload. */
 interface Failure {
@@ -50,13 +55,9 @@ export interface S3DestinationOptions {
   credentials?: S3ClientConfig['credentials'];
   serverSideEncryption?: ServerSideEncryption;
   kmsKeyId?: string;
-  /**
-   * At least 5 MiB (S3's minimum part); default 5 MiB. lib-storage allocates each part afresh and V8 collects those
-   * buffers lazily, so larger parts cost more than their size: a 1 GiB stream peaked at 136-148 MiB RSS with 5 MiB
-   * parts and 168-180 MiB with 8 MiB (bench/destinations-memory.mjs).
-   */
+  /** At least 5 MiB (S3's minimum part); default 5 MiB. */
   partSizeBytes?: number;
-  /** Parts in flight at once per upload (lib-storage's queueSize); memory is about (uploadConcurrency + 1) × part size. Default 2. */
+  /** Parts in flight at once per upload; an upload holds (uploadConcurrency + 1) part buffers. Default 2. */
   uploadConcurrency?: number;
   linkLifetimeSeconds?: number;
 }
@@ -68,8 +69,9 @@ export class S3Destination implements Destination {
   readonly prefix: string;
   private readonly client: S3Client;
   private readonly encryption: Encryption;
-  private readonly partSize: number;
-  private readonly queueSize: number;
+  /** Part buffers of the configured size, shared by this destination's uploads; one upload's worth is kept. */
+  readonly parts: PartBuffers;
+  private readonly uploadConcurrency: number;
   private readonly linkLifetimeSeconds: number;
 
   static fromConfig(config: S3DestinationConfig): S3Destination {
@@ -92,8 +94,8 @@ export class S3Destination implements Destination {
     this.name = options.name;
     this.bucket = options.bucket;
     this.prefix = normalizePrefix(options.prefix);
-    this.partSize = Math.max(5 * MiB, options.partSizeBytes ?? 5 * MiB);
-    this.queueSize = options.uploadConcurrency ?? 2;
+    this.uploadConcurrency = options.uploadConcurrency ?? 2;
+    this.parts = new PartBuffers(Math.max(5 * MiB, options.partSizeBytes ?? 5 * MiB), this.uploadConcurrency + 1);
     this.linkLifetimeSeconds = checkLinkLifetime(this.name, Math.round(options.linkLifetimeSeconds ?? 3600));
     this.encryption = {
       ...(options.serverSideEncryption ? { ServerSideEncryption: options.serverSideEncryption } : {}),
@@ -125,11 +127,8 @@ export class S3Destination implements Destination {
       throw error;
     }
     const meter = meterBody(body, request.size, signal);
-    // A failing body or the caller's signal ends the body stream (`stop`): lib-storage takes that as a failed upload,
-    // lets its uploaders settle, aborts the multipart upload, and only then rejects. Not `upload.abort()`: in this
-    // lib-storage it makes done() reject at once while requests go on behind it (a single PutObject in flight still
-    // stores the object, aws/aws-sdk-js-v3#5109; the AbortMultipartUpload is sent after done() has rejected).
-    // `cancel` stops this put's PutObject and UploadPart requests in flight, to which lib-storage passes no signal.
+    // A failing body or the caller's signal ends the body stream (`stop`) and cancels this put's PutObject and
+    // UploadPart requests in flight; a multipart upload is then aborted once its parts in flight have settled.
     const cancel = new AbortController();
     const failure: Failure = {};
     const stop = (error: unknown): void => {
@@ -141,32 +140,85 @@ export class S3Destination implements Destination {
     const onAbort = (): void => stop(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     meter.once('error', stop);
-    let upload: Upload | undefined;
+    const upload: { id?: string } = {};
     try {
+      const client = this.uploadClient(cancel.signal, failure, stop);
+      const target = this.target(key, request);
       // A body too large for 10,000 parts of the configured size gets larger parts (when its size is known).
-      const partSize = Math.max(this.partSize, Math.ceil((request.size ?? 0) / MAX_PARTS / MiB) * MiB);
-      const head = await readHead(meter, partSize);
-      upload = new Upload({
-        client: this.uploadClient(cancel.signal, failure, stop),
-        params: {
-          ...this.target(key, request),
-          // Whole when it fits in one part: lib-storage then sends one PutObject, and the sha256 is already known.
-          Body: head.ended ? Buffer.concat(head.chunks) : head.rest,
-          Metadata: objectMetadata(request, head.ended ? meter.sha256 : undefined),
-        },
-        partSize,
-        queueSize: this.queueSize,
-        leavePartsOnError: false,
-      });
-      await upload.done();
+      const partSize = Math.max(this.parts.size, Math.ceil((request.size ?? 0) / MAX_PARTS / MiB) * MiB);
+      const head = await readHead(meter, partSize, request.size);
+      if (head.ended) {
+        // Whole: one PutObject, and the sha256 is already known.
+        await client.send(new PutObjectCommand({ ...target, Body: wholeBody(head), Metadata: objectMetadata(request, meter.sha256) }));
+      } else {
+        // Larger parts than configured get buffers of their own, reused within this upload only.
+        const parts = partSize === this.parts.size ? this.parts : new PartBuffers(partSize, this.uploadConcurrency + 1);
+        await this.multipart(client, { ...target, Metadata: objectMetadata(request, undefined) }, head.rest, parts, upload, stop);
+      }
       return { location: key };
     } catch (error) {
-      const failed = this.putFailure(request, failure, upload?.uploadId, error);
       stop(error);
-      throw failed;
+      throw this.putFailure(request, failure, upload.id, error);
     } finally {
       signal?.removeEventListener('abort', onAbort);
       meter.off('error', stop);
+    }
+  }
+
+  /**
+   * Parts of `parts.size` go up at most `uploadConcurrency` at a time while the next one is read; the upload is completed
+   * once every part is up, or aborted (after the parts in flight settled) when anything failed.
+   */
+  private async multipart(
+    client: S3Client,
+    target: ObjectTarget,
+    body: AsyncIterable<Buffer>,
+    parts: PartBuffers,
+    upload: { id?: string },
+    stop: (error: unknown) => void,
+  ): Promise<void> {
+    const created = await client.send(new CreateMultipartUploadCommand(target));
+    const uploadId = created.UploadId;
+    if (!uploadId) throw new Error('the store started a multipart upload without an UploadId');
+    upload.id = uploadId;
+    const address = { Bucket: target.Bucket, Key: target.Key, UploadId: uploadId };
+    const completed: CompletedPart[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failed: { error: unknown } | undefined;
+    try {
+      let partNumber = 0;
+      for await (const part of fillParts(body, parts)) {
+        while (inFlight.size >= this.uploadConcurrency) await Promise.race(inFlight);
+        if (failed) throw failed.error;
+        const number = ++partNumber;
+        if (number > MAX_PARTS) throw new Error(`the body needs more than ${MAX_PARTS} parts of ${parts.size} bytes`);
+        const sending: Promise<void> = client
+          .send(new UploadPartCommand({ ...address, PartNumber: number, Body: part.buffer.subarray(0, part.length) }))
+          .then(
+            (result) => {
+              if (!result.ETag) throw new Error(`the store sent no ETag for part ${number}`);
+              completed.push({ PartNumber: number, ETag: result.ETag });
+              // The request is over, its body written: the buffer may take the next part.
+              parts.give(part.buffer);
+            },
+          )
+          .catch((error: unknown) => {
+            failed ??= { error };
+          })
+          .finally(() => inFlight.delete(sending));
+        inFlight.add(sending);
+      }
+      await Promise.all(inFlight);
+      if (failed) throw failed.error;
+      completed.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+      await client.send(new CompleteMultipartUploadCommand({ ...address, MultipartUpload: { Parts: completed } }));
+    } catch (error) {
+      // Stop reading and cancel the parts in flight, let them settle, then abort (a part still arriving after an
+      // abort could leave storage behind); a failed abort is kept apart from the cause by uploadClient.
+      stop(error);
+      await Promise.allSettled(inFlight);
+      await client.send(new AbortMultipartUploadCommand(address)).catch(() => undefined);
+      throw error;
     }
   }
 
@@ -210,16 +262,15 @@ export class S3Destination implements Destination {
     this.client.destroy();
   }
 
-  private target(key: string, request: PutRequest): { Bucket: string; Key: string; ContentType: string } & Encryption {
+  private target(key: string, request: PutRequest): ObjectTarget {
     return { Bucket: this.bucket, Key: key, ContentType: request.contentType, ...this.encryption };
   }
 
   /**
-   * The client as this put's Upload sees it: PutObject and UploadPart requests get the put's cancel signal; a failed
-   * request stops the whole put at once (the body stops being read, the other parts in flight are cancelled) and is
-   * kept as the error to report. lib-storage aborts the multipart upload after a failure, once the parts in flight
-   * have settled, and then throws the abort's own error if that fails: it is kept apart, so the cause stays the
-   * original failure. CreateMultipartUpload is not cancelled (an upload it creates can then be aborted), nor is
+   * The client as one put sees it: PutObject and UploadPart requests get the put's cancel signal; a failed request
+   * stops the whole put at once (the body stops being read, the other parts in flight are cancelled) and is kept as
+   * the error to report. A failed AbortMultipartUpload is kept apart, so the cause stays the original failure.
+   * CreateMultipartUpload is not cancelled (an upload it creates can then be aborted), nor is
    * CompleteMultipartUpload (once every part is up, completing leaves a whole, correct object), nor the abort.
    */
   private uploadClient(cancel: AbortSignal, failure: Failure, stop: (error: unknown) => void): S3Client {

@@ -11,9 +11,9 @@ export interface ConformanceCapabilities {
   /** Size of the large streamed body (default 64 MiB). */
   largeBytes?: number;
   /**
-   * How much RSS may grow while it streams (default 64 MiB). Keep it well under `largeBytes`: an uploader that
-   * allocates each part afresh (lib-storage) leaves garbage that V8 collects lazily, so its growth is the working set
-   * plus up to ~64 MiB of not-yet-collected buffers; a body larger than that tells holding it from streaming it.
+   * How much RSS may grow while it streams (default 64 MiB). Keep it well under `largeBytes`: buffers allocated
+   * afresh per chunk or part wait for V8 to collect them, so growth is the working set plus some not-yet-collected
+   * buffers; a body larger than that tells holding it from streaming it.
    */
   maxRssGrowthBytes?: number;
   /**

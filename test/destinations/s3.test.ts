@@ -54,14 +54,21 @@ function chunked(content: Buffer): Readable {
   })());
 }
 
-/** `content` in 256 KiB chunks, then `error` instead of the end (a download that breaks). */
-function failingAfter(content: Buffer, error: Error): Readable {
+/** `content` in 256 KiB chunks, then `error` instead of the end (a download that breaks), once `ready()` holds. */
+function failingAfter(content: Buffer, error: Error, ready: () => boolean = () => true): Readable {
   const chunks = [...chunksOf(content)];
   return new Readable({
     read() {
       const next = chunks.shift();
-      if (next) this.push(next);
-      else setImmediate(() => this.destroy(error));
+      if (next) {
+        this.push(next);
+        return;
+      }
+      const fail = (): void => {
+        if (ready()) this.destroy(error);
+        else setTimeout(fail, 5);
+      };
+      setImmediate(fail);
     },
   });
 }
@@ -85,9 +92,7 @@ const isPart = (request: ProxiedRequest): boolean => request.method === 'PUT' &&
 
 destinationConformance('s3', async () => ({ destination: s3({ endpoint: server.directEndpoint }), cleanup: async () => {} }), {
   partBytes: 5 * MiB,
-  // lib-storage allocates every part afresh: see maxRssGrowthBytes. Half the body is still far from holding it.
   largeBytes: 256 * MiB,
-  maxRssGrowthBytes: 128 * MiB,
 });
 
 describe('S3Destination against s3rver', () => {
@@ -134,6 +139,52 @@ describe('S3Destination against s3rver', () => {
     expect(stored.zcc_sha256).toBeUndefined();
   });
 
+  it('reuses its part buffers: uploads with 2 parts in flight allocate 3 part buffers in all', async () => {
+    const destination = s3({ uploadConcurrency: 2 });
+    const from = server.proxy.requests.length;
+    for (const size of [17 * MiB + 5, 12 * MiB, 10 * MiB]) {
+      const content = patterned(size);
+      const request = sampleRequest({ size });
+      const { location } = await destination.put(request, chunked(content));
+      expect(await sha256Of(await destination.read(location))).toBe(sha256(content));
+    }
+    expect(since(from).filter(isPart)).toHaveLength(4 + 3 + 2);
+    // Two parts in flight and one being filled; every later part reuses one of them.
+    expect(destination.parts.allocated).toBe(3);
+  });
+
+  it('a body announced larger than 10,000 parts of the configured size goes up in larger parts', async () => {
+    const destination = s3({ uploadConcurrency: 2 });
+    const request = sampleRequest({ size: 60 * 1024 * MiB });
+    const from = server.proxy.requests.length;
+    // 60 GiB in at most 10,000 parts needs 7 MiB parts. The body ends at 15 MiB, once two full parts are up: the size
+    // check fails the upload, and it is aborted.
+    const twoPartsUp = (): boolean => since(from).filter((entry) => isPart(entry) && entry.bytes >= 7 * MiB).length === 2;
+    const chunks = [...chunksOf(patterned(15 * MiB))];
+    const body = new Readable({
+      read() {
+        const next = chunks.shift();
+        if (next) {
+          this.push(next);
+          return;
+        }
+        const end = (): void => {
+          if (twoPartsUp()) this.push(null);
+          else setTimeout(end, 5);
+        };
+        end();
+      },
+    });
+    const failure = await destination.put(request, body).catch((error: unknown) => error);
+    expect((failure as Error).message).toMatch(/received 15728640 bytes, expected 64424509440/);
+    const requests = since(from);
+    expect(requests.filter(isPart).map((entry) => entry.bytes)).toEqual([7 * MiB, 7 * MiB]);
+    expect(requests.filter((entry) => entry.method === 'DELETE' && entry.query.has('uploadId'))).toHaveLength(1);
+    expect(requests.filter((entry) => entry.method === 'POST' && entry.query.has('uploadId'))).toEqual([]);
+    // Those parts had buffers of their own; the configured ones were not touched.
+    expect(destination.parts.allocated).toBe(0);
+  });
+
   it('a server failing mid-upload leaves no object, tries to abort the multipart upload and keeps the cause', async () => {
     const destination = s3();
     const existing = sampleRequest();
@@ -142,8 +193,7 @@ describe('S3Destination against s3rver', () => {
     const from = server.proxy.requests.length;
     const failure = await destination.put(existing, chunked(patterned(11 * MiB))).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(Error);
-    // s3rver does not implement AbortMultipartUpload (405); the error says so and keeps the upload's own failure:
-    // lib-storage itself would throw the abort's 405 in its place.
+    // s3rver does not implement AbortMultipartUpload (405); the error says so and keeps the upload's own failure.
     expect(String((failure as Error).message)).toMatch(/^bucket: recording\/Rec\d+: .*(socket hang up|ECONNRESET|EPIPE).*; aborting multipart upload \S+ failed too \(.*HTTP 405/);
     const cause = (failure as Error).cause as { $metadata?: { httpStatusCode?: number }; message: string };
     expect(cause).toBeInstanceOf(Error);
@@ -166,7 +216,9 @@ describe('S3Destination against s3rver', () => {
     const existing = sampleRequest();
     const { location } = await destination.put(existing, bodyOf('complete copy'));
     const from = server.proxy.requests.length;
-    const failure = await destination.put(existing, failingAfter(patterned(12 * MiB), new Error('download reset at 12 MiB'))).catch((error: unknown) => error);
+    // The body breaks once a part is up (the parts are sent while the next one is read).
+    const partUp = (): boolean => since(from).some((entry) => isPart(entry) && entry.bytes >= 5 * MiB);
+    const failure = await destination.put(existing, failingAfter(patterned(12 * MiB), new Error('download reset at 12 MiB'), partUp)).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(Error);
     expect((failure as Error).message).toMatch(/^bucket: recording\/Rec\d+: download reset at 12 MiB/);
     expect(((failure as Error).cause as Error).message).toBe('download reset at 12 MiB');
@@ -184,7 +236,7 @@ describe('S3Destination against s3rver', () => {
     const request = sampleRequest();
     const controller = new AbortController();
     const from = server.proxy.requests.length;
-    // Part 2 stalls after 1 MiB: only cancelling it (lib-storage passes no signal to its requests) ends it.
+    // Part 2 stalls after 1 MiB: only cancelling it ends it.
     server.proxy.faults.push({ match: (entry) => isPart(entry) && entry.query.get('partNumber') === '2', action: { stallAfterBytes: MiB } });
     const body = endless();
     const started = Date.now();
@@ -207,7 +259,7 @@ describe('S3Destination against s3rver', () => {
     expect(await destination.stat(request)).toBeNull();
   });
 
-  it('an abort signal during a single PutObject cancels it (lib-storage alone would let it finish)', async () => {
+  it('an abort signal during a single PutObject cancels it', async () => {
     const destination = s3();
     const request = sampleRequest();
     const controller = new AbortController();
