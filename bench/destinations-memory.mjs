@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // Streams a generated body (1 GiB by default) into each destination — filesystem, s3 (s3rver), azure-blob (Azurite)
 // and http (a counting sink) — and reports the peak RSS of the process doing the put. Each destination runs in a
-// fresh child process, built by the registry from config (dist/), so one's peak cannot hide in another's.
+// fresh child process started with the node flags bin/zcc-reconcile launches with, built by the registry from config
+// (dist/), so one's peak cannot hide in another's.
 //
 //   npm run build && node bench/destinations-memory.mjs [--bytes N] [--only s3,http]
 //
 // The body cycles through a few pre-filled 64 KiB chunks (never rewritten, so a consumer may hold them): the
 // figure is the destination's own memory. A real download adds its socket buffers, which V8 collects lazily (up
 // to ~64 MiB of them), the same for every destination. Writes bench/results/destinations-memory.json.
-import { fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -16,13 +17,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { launcherFlags } from './lib/launcher.mjs';
+import { startAzurite, startS3rver } from './lib/stores.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SERVERS = path.join(ROOT, 'test/destinations/servers');
 const MiB = 1024 * 1024;
 const LIMIT_MIB = 150;
-const AZURITE_ACCOUNT = 'devstoreaccount1';
-const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 if (process.argv[2] === '--worker') await worker();
 else await main();
@@ -38,17 +38,9 @@ async function main() {
   const work = mkdtempSync(path.join(tmpdir(), 'zcc-bench-dest-'));
   const started = [];
   try {
-    const [s3, azurite, sink] = await Promise.all([
-      startChild([path.join(SERVERS, 's3rver-main.mjs'), path.join(work, 's3rver'), 'bench'], /listening (\d+)/),
-      startChild(
-        [path.join(SERVERS, 'azurite-main.mjs'), '--blobHost', '127.0.0.1', '--blobPort', '0', '--location', path.join(work, 'azurite'), '--silent', '--skipApiVersionCheck', '--disableTelemetry'],
-        /listens on http:\/\/127\.0\.0\.1:(\d+)/,
-      ),
-      startSink(),
-    ]);
+    const [s3, azurite, sink] = await Promise.all([startS3rver(path.join(work, 's3rver'), 'bench'), startAzurite(path.join(work, 'azurite')), startSink()]);
     started.push(s3, azurite, sink);
-    const blobEndpoint = `http://127.0.0.1:${azurite.port}/${AZURITE_ACCOUNT}`;
-    const connectionString = `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${blobEndpoint};`;
+    const { connectionString } = azurite;
     await createContainer(connectionString, 'bench');
 
     const cases = [
@@ -106,6 +98,7 @@ function runWorker(entry, bytes) {
   return new Promise((resolve) => {
     const child = fork(fileURLToPath(import.meta.url), ['--worker', JSON.stringify({ config: entry.config, bytes })], {
       env: { ...process.env, ...entry.env },
+      execArgv: launcherFlags(),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let result = { type: entry.type, ok: false, error: 'worker exited without a result' };
@@ -206,34 +199,6 @@ function generatedBody(total) {
     },
     sha256: () => hash.digest('hex'),
   };
-}
-
-function startChild(args, ready) {
-  return new Promise((resolve, reject) => {
-    // stdin is the child's lifeline: it exits when we do.
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    const onData = (data) => {
-      output += data;
-      const match = ready.exec(output);
-      if (match) {
-        child.stdout.resume();
-        child.stderr.resume();
-        resolve({
-          port: Number(match[1]),
-          stop: () =>
-            new Promise((done) => {
-              if (child.exitCode !== null) return done();
-              child.once('exit', () => done());
-              child.kill('SIGTERM');
-            }),
-        });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code}: ${output}`)));
-  });
 }
 
 /** An HTTP endpoint that hashes and counts what it is sent, keeps nothing, and answers 201. */

@@ -1,10 +1,14 @@
 // Memory: peak RSS of the process running the reconciliation (the sandbox runs in another process) while it moves
 // about 2 GB of media including one 1 GiB recording (goal ≤ 150 MB), and its growth from a 10k to a 100k engagement
-// window (goal < 20 %). Peak RSS is the kernel's high-water mark (VmHWM) of the measured process.
+// window (goal < 20 %). Peak RSS is the kernel's high-water mark (VmHWM) of the measured process. The same 2 GB is
+// also moved into a real S3 store (s3rver on loopback, in its own process), as a company archiving to S3 would run it:
+// the AWS SDK and the upload's part buffers come on top (--no-s3 skips it).
+import path from 'node:path';
 import { parseArgs } from './lib/args.mjs';
 import { launcherFlags } from './lib/launcher.mjs';
 import { measuredRun, stage } from './lib/night.mjs';
 import { check, fmt, writeResult } from './lib/result.mjs';
+import { startS3rver } from './lib/stores.mjs';
 
 const args = parseArgs();
 const CONCURRENCY = args.number('concurrency', 8);
@@ -20,14 +24,33 @@ const composition = (at) =>
 // 1. About 2 GB: one 1 GiB recording (the call across midnight) and ~1,400 engagements' ordinary media, as fast as
 // the loopback allows (the worst case for buffers in flight).
 const big = await stage(1400, { largeRecordings: { bytes: GiB }, rateLimits: {}, latencyMs: 0, bandwidth: undefined, streamBandwidth: undefined });
+const UNLIMITED = { rateLimits: { Light: 1000, Medium: 1000, Heavy: 1000 }, downloadRate: 1000 };
 let moved;
 try {
-  moved = await measuredRun(big, { concurrency: CONCURRENCY, zoom: { rateLimits: { Light: 1000, Medium: 1000, Heavy: 1000 }, downloadRate: 1000 } }, { nodeOptions: NODE_OPTIONS });
+  moved = await measuredRun(big, { concurrency: CONCURRENCY, zoom: UNLIMITED }, { nodeOptions: NODE_OPTIONS });
 } finally {
   await big.close();
 }
 console.log(`moved ${fmt.mb(moved.traffic.bytes)} (${moved.traffic.downloads} downloads) in ${fmt.s(moved.result.wallMs)}: peak RSS ${fmt.mib(peak(moved.result))} (sampled ${fmt.mib(moved.result.peakRssSampled)}), exit ${moved.result.exitCode}`);
 console.log(`  at the sampled peak: ${composition(moved.result.atPeak)}`);
+
+let intoS3 = null;
+if (!args.flag('no-s3')) {
+  const again = await stage(1400, { largeRecordings: { bytes: GiB }, rateLimits: {}, latencyMs: 0, bandwidth: undefined, streamBandwidth: undefined });
+  const store = await startS3rver(path.join(again.dir, 's3rver'), 'archive');
+  try {
+    // s3rver's credentials, for the SDK's environment chain in the measured process.
+    process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+    process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+    const destinations = [{ name: 's3', type: 's3', bucket: 'archive', prefix: 'zcc/', region: 'us-east-1', endpoint: `http://127.0.0.1:${store.port}`, forcePathStyle: true }];
+    intoS3 = await measuredRun(again, { concurrency: CONCURRENCY, zoom: UNLIMITED, destinations }, { nodeOptions: NODE_OPTIONS });
+  } finally {
+    await store.stop();
+    await again.close();
+  }
+  console.log(`into S3: ${fmt.mb(intoS3.traffic.bytes)} (${intoS3.result.totals.delivered} delivered) in ${fmt.s(intoS3.result.wallMs)}: peak RSS ${fmt.mib(peak(intoS3.result))}, exit ${intoS3.result.exitCode}`);
+  console.log(`  at the sampled peak: ${composition(intoS3.result.atPeak)}`);
+}
 
 // 2. The same tool over a 10k and a 100k engagement window: notes and dispositions (every engagement's listing, plan,
 // push and ledger rows; 2.3 artifacts per engagement), so the 100k window fits the time budget.
@@ -35,7 +58,7 @@ const KINDS = ['note', 'disposition'];
 async function window(engagements) {
   const staged = await stage(engagements, { rateLimits: {}, latencyMs: 0, bandwidth: undefined, streamBandwidth: undefined });
   try {
-    return await measuredRun(staged, { concurrency: CONCURRENCY, zoom: { rateLimits: { Light: 1000, Medium: 1000, Heavy: 1000 }, downloadRate: 1000 } }, { kinds: KINDS, nodeOptions: NODE_OPTIONS });
+    return await measuredRun(staged, { concurrency: CONCURRENCY, zoom: UNLIMITED }, { kinds: KINDS, nodeOptions: NODE_OPTIONS });
   } finally {
     await staged.close();
   }
@@ -51,12 +74,16 @@ writeResult('memory', {
     concurrency: CONCURRENCY,
     nodeOptions: NODE_OPTIONS,
     move: { bytes: moved.traffic.bytes, downloads: moved.traffic.downloads, peakRss: peak(moved.result), run: moved.result },
+    intoS3: intoS3 && { bytes: intoS3.traffic.bytes, peakRss: peak(intoS3.result), run: intoS3.result },
     window10k: { peakRss: peak(small.result), run: small.result },
     window100k: { peakRss: peak(large.result), run: large.result },
     growth,
   },
   checks: [
     check('memory: peak RSS moving 2 GB incl. a 1 GiB recording', '≤ 150 MB', peak(moved.result) / 1e6, 150, '<=', `${fmt.mb(peak(moved.result))} (${fmt.mb(moved.traffic.bytes)} moved)`),
+    ...(intoS3
+      ? [check('memory: the same 2 GB into S3 (s3rver on loopback)', '≤ 150 MB', peak(intoS3.result) / 1e6, 150, '<=', `${fmt.mb(peak(intoS3.result))} (${fmt.mb(intoS3.traffic.bytes)} moved, exit ${intoS3.result.exitCode})`)]
+      : []),
     check('memory: peak RSS growth, 10k → 100k engagements', '< 20 %', growth * 100, 20, '<', `${(growth * 100).toFixed(1)} % (${fmt.mb(peak(small.result))} → ${fmt.mb(peak(large.result))})`),
   ],
 });

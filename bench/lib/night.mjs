@@ -55,7 +55,7 @@ export function toolConfig(sandbox, dir, overrides = {}) {
       ...overrides.zoom,
     },
     ledger: { path: path.join(dir, 'ledger.sqlite') },
-    destinations: [{ name: 'null', type: 'filesystem', path: path.join(dir, 'unused') }],
+    destinations: overrides.destinations ?? [{ name: 'null', type: 'filesystem', path: path.join(dir, 'unused') }],
     ...(overrides.concurrency ? { concurrency: overrides.concurrency } : {}),
   };
 }
@@ -117,6 +117,7 @@ export async function measuredRun(staged, configOverrides = {}, options = {}) {
       from: options.window?.from ?? WINDOW.from,
       to: options.window?.to ?? WINDOW.to,
       kinds: options.kinds,
+      configuredDestinations: Boolean(configOverrides.destinations),
     },
     { profile: options.profile, nodeOptions: options.nodeOptions },
   );

@@ -1,5 +1,6 @@
-// The measured process: one reconciliation against the sandbox into a drain destination (bytes are read, nothing
-// is kept), timed, with its peak RSS. The job comes as JSON in argv[2]; the result goes back over IPC.
+// The measured process: one reconciliation against the sandbox, timed, with its peak RSS. It delivers into a drain
+// destination (bytes are read, nothing is kept), or with `configuredDestinations` into the destinations its config
+// names, built as the run command builds them. The job comes as JSON in argv[2]; the result goes back over IPC.
 import { dist } from './paths.mjs';
 import { sampleRss, vmHwm } from './memory.mjs';
 
@@ -14,7 +15,7 @@ try {
     import('./drain-destination.mjs'),
   ]);
   const config = parseConfig(job.config);
-  const destination = new DrainDestination(config.destinations[0].name);
+  const destination = job.configuredDestinations ? null : new DrainDestination(config.destinations[0].name);
   const started = performance.now();
   const result = await runReconciliation({
     config,
@@ -22,7 +23,7 @@ try {
     from: job.from,
     to: job.to,
     kinds: job.kinds,
-    destinations: [destination],
+    destinations: destination ? [destination] : undefined,
   });
   const wallMs = performance.now() - started;
   const totals = {};
@@ -41,7 +42,7 @@ try {
       totals,
       kinds: result.tally.toJSON(),
       bytesDelivered: result.tally.bytesDelivered,
-      bytesDrained: destination.bytesReceived,
+      bytesDrained: destination ? destination.bytesReceived : null,
       failures: result.tally.failures.slice(0, 5),
       rssBeforeImport,
       peakRssSampled,
