@@ -54,8 +54,8 @@ function chunked(content: Buffer): Readable {
   })());
 }
 
-/** `content` in 256 KiB chunks, then `error` instead of the end (a download that breaks), once `ready()` holds. */
-function failingAfter(content: Buffer, error: Error, ready: () => boolean = () => true): Readable {
+/** `content` in 256 KiB chunks; then, once `ready()` holds, `finish` ends the stream (cleanly or with an error). */
+function chunksThen(content: Buffer, finish: (stream: Readable) => void, ready: () => boolean = () => true): Readable {
   const chunks = [...chunksOf(content)];
   return new Readable({
     read() {
@@ -64,13 +64,18 @@ function failingAfter(content: Buffer, error: Error, ready: () => boolean = () =
         this.push(next);
         return;
       }
-      const fail = (): void => {
-        if (ready()) this.destroy(error);
-        else setTimeout(fail, 5);
+      const end = (): void => {
+        if (ready()) finish(this);
+        else setTimeout(end, 5);
       };
-      setImmediate(fail);
+      setImmediate(end);
     },
   });
+}
+
+/** `content` in 256 KiB chunks, then `error` instead of the end (a download that breaks), once `ready()` holds. */
+function failingAfter(content: Buffer, error: Error, ready?: () => boolean): Readable {
+  return chunksThen(content, (stream) => stream.destroy(error), ready);
 }
 
 /** 256 KiB chunks for ever. */
@@ -160,21 +165,7 @@ describe('S3Destination against s3rver', () => {
     // 60 GiB in at most 10,000 parts needs 7 MiB parts. The body ends at 15 MiB, once two full parts are up: the size
     // check fails the upload, and it is aborted.
     const twoPartsUp = (): boolean => since(from).filter((entry) => isPart(entry) && entry.bytes >= 7 * MiB).length === 2;
-    const chunks = [...chunksOf(patterned(15 * MiB))];
-    const body = new Readable({
-      read() {
-        const next = chunks.shift();
-        if (next) {
-          this.push(next);
-          return;
-        }
-        const end = (): void => {
-          if (twoPartsUp()) this.push(null);
-          else setTimeout(end, 5);
-        };
-        end();
-      },
-    });
+    const body = chunksThen(patterned(15 * MiB), (stream) => stream.push(null), twoPartsUp);
     const failure = await destination.put(request, body).catch((error: unknown) => error);
     expect((failure as Error).message).toMatch(/received 15728640 bytes, expected 64424509440/);
     const requests = since(from);
