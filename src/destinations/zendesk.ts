@@ -102,7 +102,8 @@ export class ZendeskAdapter implements CrmAdapter {
   }
 
   async findRecord(engagement: EngagementInfo, signal?: AbortSignal): Promise<CrmRecord | null> {
-    return pickTicket(await this.ticketsWith(externalIdOf(engagement), signal));
+    const id = pickTicket(await this.ticketsWith(externalIdOf(engagement), signal));
+    return id === null ? null : recordOf(id);
   }
 
   async createRecord(engagement: EngagementInfo, signal?: AbortSignal): Promise<CrmRecord> {
@@ -311,7 +312,7 @@ export class ZendeskAdapter implements CrmAdapter {
     if (closed.externalId !== null) {
       const tickets = await this.ticketsWith(closed.externalId, signal);
       const open = pickTicket(tickets.filter((ticket) => ticket.id !== closed.id && ticket.status !== 'closed'));
-      if (open) return Number(open.id);
+      if (open !== null) return open;
     }
     const body = {
       ticket: {
@@ -418,14 +419,14 @@ function recordOf(id: number): CrmRecord {
 }
 
 /**
- * The engagement's ticket among those carrying its external id. External ids are not unique in Zendesk: the oldest
- * open one (lowest id) wins, so every run and every process writes to the same one; when all are closed, the newest
- * (the end of the follow-up chain), whose closed state the first write finds.
+ * The id of the engagement's ticket among those carrying its external id. External ids are not unique in Zendesk:
+ * the oldest open one (lowest id) wins, so every run and every process writes to the same one; when all are closed,
+ * the newest (the end of the follow-up chain), whose closed state the first write finds.
  */
-function pickTicket(tickets: readonly ZendeskTicket[]): CrmRecord | null {
+function pickTicket(tickets: readonly ZendeskTicket[]): number | null {
   if (tickets.length === 0) return null;
   const open = tickets.filter((ticket) => ticket.status !== 'closed').map((ticket) => ticket.id);
-  return recordOf(open.length > 0 ? Math.min(...open) : Math.max(...tickets.map((ticket) => ticket.id)));
+  return open.length > 0 ? Math.min(...open) : Math.max(...tickets.map((ticket) => ticket.id));
 }
 
 function externalIdOf(engagement: EngagementInfo): string {

@@ -127,8 +127,10 @@ export interface Ledger extends ListenLedger {
   stalePending(olderThan: string, limit: number): { total: number; items: PendingArtifact[] };
   /** Bytes the ledger takes on disk, or null where that means nothing (a server database). */
   storageBytes(): number | null;
-  /** One page of delivered entries in (destination, key) order after `after` (keyset paging, for verify). */
-  /** Delivered entries a page at a time; `after` is the last entry of the previous page (its cursor fields). */
+  /**
+   * One page of delivered entries after `after`, the last entry of the previous page (keyset paging, for verify): in
+   * (destination, key) order, or with a window in (destination, listed time) order.
+   */
   deliveredPage(filter: DeliveredFilter, after: DeliveredCursor | null, limit: number): DeliveredEntry[];
   /** Turns delivered entries back into failed ones with no attempts spent, so the next run re-delivers them. */
   requeueDeliveries(entries: readonly { destination: string; key: string; reason: string }[], at: string): number;
@@ -175,7 +177,7 @@ export interface DeliveredFilter {
   to?: string;
 }
 
-/** Where a page of delivered entries ends: a window's pages run by destination, then listed time, then key. */
+/** Where a page of delivered entries ends (a window's pages continue from the entry's listed time and artifact). */
 export interface DeliveredCursor {
   destination: string;
   key: string;
