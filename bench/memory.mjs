@@ -23,31 +23,37 @@ const composition = (at) =>
 
 // 1. About 2 GB: one 1 GiB recording (the call across midnight) and ~1,400 engagements' ordinary media, as fast as
 // the loopback allows (the worst case for buffers in flight).
-const big = await stage(1400, { largeRecordings: { bytes: GiB }, rateLimits: {}, latencyMs: 0, bandwidth: undefined, streamBandwidth: undefined });
+const LOOPBACK = { rateLimits: {}, latencyMs: 0, bandwidth: undefined, streamBandwidth: undefined };
 const UNLIMITED = { rateLimits: { Light: 1000, Medium: 1000, Heavy: 1000 }, downloadRate: 1000 };
-let moved;
-try {
-  moved = await measuredRun(big, { concurrency: CONCURRENCY, zoom: UNLIMITED }, { nodeOptions: NODE_OPTIONS });
-} finally {
-  await big.close();
+
+/** The 2 GB night in a fresh sandbox, moved into the drain destination, or into what `startStore(folder)` starts. */
+async function moveTwoGb(startStore) {
+  const staged = await stage(1400, { largeRecordings: { bytes: GiB }, ...LOOPBACK });
+  const store = startStore ? await startStore(staged.dir) : null;
+  try {
+    const destinations = store ? { destinations: store.destinations } : {};
+    return await measuredRun(staged, { concurrency: CONCURRENCY, zoom: UNLIMITED, ...destinations }, { nodeOptions: NODE_OPTIONS });
+  } finally {
+    await store?.stop();
+    await staged.close();
+  }
 }
+
+/** s3rver for moveTwoGb, with its credentials in the environment the measured process inherits (the SDK's chain). */
+async function s3Store(folder) {
+  const server = await startS3rver(path.join(folder, 's3rver'), 'archive');
+  process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+  process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+  const endpoint = `http://127.0.0.1:${server.port}`;
+  return { ...server, destinations: [{ name: 's3', type: 's3', bucket: 'archive', prefix: 'zcc/', region: 'us-east-1', endpoint, forcePathStyle: true }] };
+}
+
+const moved = await moveTwoGb();
 console.log(`moved ${fmt.mb(moved.traffic.bytes)} (${moved.traffic.downloads} downloads) in ${fmt.s(moved.result.wallMs)}: peak RSS ${fmt.mib(peak(moved.result))} (sampled ${fmt.mib(moved.result.peakRssSampled)}), exit ${moved.result.exitCode}`);
 console.log(`  at the sampled peak: ${composition(moved.result.atPeak)}`);
 
-let intoS3 = null;
-if (!args.flag('no-s3')) {
-  const again = await stage(1400, { largeRecordings: { bytes: GiB }, rateLimits: {}, latencyMs: 0, bandwidth: undefined, streamBandwidth: undefined });
-  const store = await startS3rver(path.join(again.dir, 's3rver'), 'archive');
-  try {
-    // s3rver's credentials, for the SDK's environment chain in the measured process.
-    process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-    process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
-    const destinations = [{ name: 's3', type: 's3', bucket: 'archive', prefix: 'zcc/', region: 'us-east-1', endpoint: `http://127.0.0.1:${store.port}`, forcePathStyle: true }];
-    intoS3 = await measuredRun(again, { concurrency: CONCURRENCY, zoom: UNLIMITED, destinations }, { nodeOptions: NODE_OPTIONS });
-  } finally {
-    await store.stop();
-    await again.close();
-  }
+const intoS3 = args.flag('no-s3') ? null : await moveTwoGb(s3Store);
+if (intoS3) {
   console.log(`into S3: ${fmt.mb(intoS3.traffic.bytes)} (${intoS3.result.totals.delivered} delivered) in ${fmt.s(intoS3.result.wallMs)}: peak RSS ${fmt.mib(peak(intoS3.result))}, exit ${intoS3.result.exitCode}`);
   console.log(`  at the sampled peak: ${composition(intoS3.result.atPeak)}`);
 }
@@ -56,7 +62,7 @@ if (!args.flag('no-s3')) {
 // push and ledger rows; 2.3 artifacts per engagement), so the 100k window fits the time budget.
 const KINDS = ['note', 'disposition'];
 async function window(engagements) {
-  const staged = await stage(engagements, { rateLimits: {}, latencyMs: 0, bandwidth: undefined, streamBandwidth: undefined });
+  const staged = await stage(engagements, LOOPBACK);
   try {
     return await measuredRun(staged, { concurrency: CONCURRENCY, zoom: UNLIMITED }, { kinds: KINDS, nodeOptions: NODE_OPTIONS });
   } finally {
