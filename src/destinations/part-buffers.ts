@@ -9,8 +9,12 @@ export interface FilledPart {
   length: number;
 }
 
+/** Held buffers are dropped once none has come back for this long: a `listen` between uploads keeps no parts resident. */
+const IDLE_RELEASE_MS = 60_000;
+
 export class PartBuffers {
-  private readonly free: Buffer[] = [];
+  private free: Buffer[] = [];
+  private idleTimer: NodeJS.Timeout | null = null;
   /** Buffers allocated so far (tests read it). */
   allocated = 0;
 
@@ -18,6 +22,7 @@ export class PartBuffers {
   constructor(
     readonly size: number,
     private readonly keep: number,
+    private readonly idleReleaseMs = IDLE_RELEASE_MS,
   ) {}
 
   take(): Buffer {
@@ -31,6 +36,25 @@ export class PartBuffers {
   /** Only for a buffer nothing reads any more (its request settled successfully). */
   give(buffer: Buffer): void {
     if (this.free.length < this.keep && buffer.length === this.size) this.free.push(buffer);
+    this.releaseWhenIdle();
+  }
+
+  /** Buffers held for reuse right now (tests read it). */
+  get held(): number {
+    return this.free.length;
+  }
+
+  /** Each buffer given back restarts the idle period; an upload sending parts never sees its buffers dropped. */
+  private releaseWhenIdle(): void {
+    if (this.idleTimer) {
+      this.idleTimer.refresh();
+      return;
+    }
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      this.free = [];
+    }, this.idleReleaseMs);
+    this.idleTimer.unref();
   }
 }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fillParts, PartBuffers } from '../../src/destinations/part-buffers.js';
 
 /** `total` bytes of a pattern that differs at every offset within 251 bytes, cut into chunks of the given sizes (cycled). */
@@ -106,5 +106,31 @@ describe('fillParts', () => {
     pool.take();
     pool.take();
     expect(pool.allocated).toBe(allocated);
+  });
+});
+
+describe('PartBuffers between uploads', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('drops the buffers it holds once none has come back for the idle period, and allocates afresh after', () => {
+    vi.useFakeTimers();
+    const pool = new PartBuffers(64, 3, 1000);
+    const buffers = [pool.take(), pool.take()];
+    pool.give(buffers[0]!);
+    vi.advanceTimersByTime(900);
+    // A buffer coming back restarts the period: the first one is still held 900 ms later.
+    pool.give(buffers[1]!);
+    vi.advanceTimersByTime(900);
+    expect(pool.held).toBe(2);
+    expect(pool.take()).toBe(buffers[1]);
+    pool.give(buffers[1]!);
+    vi.advanceTimersByTime(1000);
+    expect(pool.held).toBe(0);
+    expect(pool.allocated).toBe(2);
+    const fresh = pool.take();
+    expect(buffers).not.toContain(fresh);
+    expect(pool.allocated).toBe(3);
   });
 });
