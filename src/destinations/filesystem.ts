@@ -212,8 +212,14 @@ export class FilesystemDestination implements Destination {
 
 /** A root that cannot be a folder is a config error (exit 2), found before a run starts, not a crash mid-run. */
 export async function checkRoot(root: string): Promise<void> {
+  await rootExists(root);
+}
+
+/** Whether the root exists yet; a root that is not a folder throws as in checkRoot. */
+async function rootExists(root: string): Promise<boolean> {
   const rootStats = await stat(root).catch(ignoreMissing);
   if (rootStats && !rootStats.isDirectory()) throw new ConfigError('destinations[].path', root, 'a folder (this is a file)');
+  return rootStats !== null;
 }
 
 /**
@@ -224,13 +230,12 @@ export async function checkRoot(root: string): Promise<void> {
  * names) is walked whole once, and gets its staging folder.
  */
 export async function sweepPartials(root: string, options: { olderThanMs?: number } = {}): Promise<number> {
-  await checkRoot(root);
+  const resolved = path.resolve(root);
+  if (!(await rootExists(root))) return 0;
   const now = Date.now();
   const cutoff = now - (options.olderThanMs ?? 0);
-  const resolved = path.resolve(root);
   const staging = path.join(resolved, STAGING_FOLDER);
   if (await stat(staging).catch(ignoreMissing)) return (await sweepFolder(staging, cutoff, now)).removed;
-  if (!(await stat(resolved).catch(ignoreMissing))) return 0;
   let removed = 0;
   const walk = async (dir: string): Promise<void> => {
     const swept = await sweepFolder(dir, cutoff, now);

@@ -198,6 +198,13 @@ describe('FilesystemDestination', () => {
     expect((await readdir(root)).sort()).toEqual(['.zcc-partial', '2026']);
   });
 
+  it('sweepPartials refuses a root that is a file, naming it as configured, and removes nothing', async () => {
+    const file = path.join(root, 'archive');
+    await writeFile(file, 'a file where the archive should be');
+    await expect(sweepPartials(file)).rejects.toThrow(`destinations[].path: ${JSON.stringify(file)}`);
+    expect(await readFile(file, 'utf8')).toBe('a file where the archive should be');
+  });
+
   it('sweepPartials can spare temp files still being written', async () => {
     await mkdir(path.join(root, STAGING_FOLDER));
     const file = path.join(root, STAGING_FOLDER, '.recording-R1.mp4.00.partial');
