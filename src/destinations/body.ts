@@ -66,11 +66,13 @@ export function wholeBody(head: Head): Buffer {
 /**
  * Reads until more than `limit` bytes arrived or the body ended; the rest stays unread. A body announced to fit
  * (`announcedSize` ≤ `limit`) is copied into one buffer of its size as it arrives: the chunks are garbage at once,
- * and the whole is not copied again (holding the chunks and then concatenating them held each body twice).
+ * and the whole is not copied again (holding the chunks and then concatenating them held each body twice). A body
+ * announced larger than `limit` is not read at all: its first `limit` bytes would only be held to be streamed on.
  */
 export async function readHead(body: Readable, limit: number, announcedSize?: number): Promise<Head> {
+  if (announcedSize !== undefined && announcedSize > limit) return { chunks: [], bytes: 0, ended: false, rest: body };
   const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  if (announcedSize !== undefined && announcedSize <= limit) return readAnnounced(iterator, announcedSize);
+  if (announcedSize !== undefined) return readAnnounced(iterator, announcedSize);
   const chunks: Buffer[] = [];
   let bytes = 0;
   while (bytes <= limit) {

@@ -1,10 +1,10 @@
-// Any S3-compatible store: objects named <prefix><YYYY>/<MM>/<DD>/<engagementId>/<leaf>. The body is read one part
-// ahead first: a body that fits in one part goes up whole as one PutObject whose metadata carries its sha256; a larger
-// one as a streamed multipart upload (at most uploadConcurrency parts in flight), its parts copied into buffers that
-// are reused (part-buffers.ts). A multipart upload's metadata is fixed by CreateMultipartUpload, before the bytes are
-// seen, so it carries no sha256 (the ledger has it, and verify re-hashes; adding it afterwards would take a CopyObject
-// of the whole object). A failed multipart upload is aborted once its parts in flight have settled, and an incomplete
-// one is never an object, so a failure leaves an earlier copy untouched.
+// Any S3-compatible store: objects named <prefix><YYYY>/<MM>/<DD>/<engagementId>/<leaf>. A body that fits in one part
+// (by its announced size, or, unannounced, read one part ahead) goes up whole as one PutObject whose metadata carries
+// its sha256; a larger one as a streamed multipart upload (at most uploadConcurrency parts in flight), its parts copied
+// into buffers that are reused (part-buffers.ts). A multipart upload's metadata is fixed by CreateMultipartUpload,
+// before the bytes are seen, so it carries no sha256 (the ledger has it, and verify re-hashes; adding it afterwards
+// would take a CopyObject of the whole object). A failed multipart upload is aborted once its parts in flight have
+// settled, and an incomplete one is never an object, so a failure leaves an earlier copy untouched.
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,

@@ -144,6 +144,34 @@ describe('S3Destination against s3rver', () => {
     expect(stored.zcc_sha256).toBeUndefined();
   });
 
+  it('a body announced larger than a part goes straight into parts: the upload starts before any of it is read', async () => {
+    const destination = s3({ uploadConcurrency: 2 });
+    const content = patterned(11 * MiB);
+    const request = sampleRequest({ size: content.length });
+    const from = server.proxy.requests.length;
+    const started = (): boolean => since(from).some((entry) => entry.method === 'POST' && entry.query.has('uploads'));
+    // Holding the body back until the upload has started: a put that first read a head of the body would wait for ever.
+    const chunks = [...chunksOf(content)];
+    const body = new Readable({
+      read() {
+        const push = (): void => {
+          if (started()) this.push(chunks.shift() ?? null);
+          else setTimeout(push, 5);
+        };
+        push();
+      },
+    });
+    const stopped = new AbortController();
+    const timer = setTimeout(() => stopped.abort(new Error('the upload did not start before its body was read')), 10_000);
+    try {
+      const { location } = await destination.put(request, body, stopped.signal);
+      expect(await sha256Of(await destination.read(location))).toBe(sha256(content));
+    } finally {
+      clearTimeout(timer);
+    }
+    expect(since(from).filter(isPart).map((entry) => entry.bytes)).toEqual(expect.arrayContaining([5 * MiB, 5 * MiB, MiB]));
+  });
+
   it('reuses its part buffers: uploads with 2 parts in flight allocate 3 part buffers in all', async () => {
     const destination = s3({ uploadConcurrency: 2 });
     const from = server.proxy.requests.length;
