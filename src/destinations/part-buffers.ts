@@ -18,11 +18,14 @@ export class PartBuffers {
   /** Buffers allocated so far (tests read it). */
   allocated = 0;
 
-  /** `keep`: how many returned buffers are held for reuse; more are left to the collector. */
+  /**
+   * `keep`: how many returned buffers are held for reuse; more are left to the collector. `idleReleaseMs` null: held
+   * for as long as the pool is (a pool of one upload, dropped with it; a timer would keep it alive after).
+   */
   constructor(
     readonly size: number,
     private readonly keep: number,
-    private readonly idleReleaseMs = IDLE_RELEASE_MS,
+    private readonly idleReleaseMs: number | null = IDLE_RELEASE_MS,
   ) {}
 
   take(): Buffer {
@@ -46,6 +49,7 @@ export class PartBuffers {
 
   /** Each buffer given back restarts the idle period; an upload sending parts never sees its buffers dropped. */
   private releaseWhenIdle(): void {
+    if (this.idleReleaseMs === null) return;
     if (this.idleTimer) {
       this.idleTimer.refresh();
       return;

@@ -152,7 +152,7 @@ export class S3Destination implements Destination {
         await client.send(new PutObjectCommand({ ...target, Body: wholeBody(head), Metadata: objectMetadata(request, meter.sha256) }));
       } else {
         // Larger parts than configured get buffers of their own, reused within this upload only.
-        const parts = partSize === this.parts.size ? this.parts : new PartBuffers(partSize, this.uploadConcurrency + 1);
+        const parts = partSize === this.parts.size ? this.parts : new PartBuffers(partSize, this.uploadConcurrency + 1, null);
         await this.multipart(client, { ...target, Metadata: objectMetadata(request, undefined) }, head.rest, parts, upload, stop);
       }
       return { location: key };

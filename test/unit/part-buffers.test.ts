@@ -133,4 +133,16 @@ describe('PartBuffers between uploads', () => {
     expect(buffers).not.toContain(fresh);
     expect(pool.allocated).toBe(3);
   });
+
+  it('a pool without an idle period (one upload\'s) sets no timer: it is dropped with its upload, not kept alive by one', () => {
+    vi.useFakeTimers();
+    const pool = new PartBuffers(64, 3, null);
+    const buffer = pool.take();
+    pool.give(buffer);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(pool.take()).toBe(buffer);
+    // A pool with an idle period sets one.
+    new PartBuffers(64, 3, 1000).give(buffer);
+    expect(vi.getTimerCount()).toBe(1);
+  });
 });
