@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient, type ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
-import { startChild } from './child.js';
+import { startChild } from './child.mjs';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 
 /** Azurite's well-known development account (public, documented). */

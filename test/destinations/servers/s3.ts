@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { startChild } from './child.js';
+import { startChild } from './child.mjs';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 
 /** s3rver's built-in account; it checks the access key id. */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { startChild, type ChildServer } from '../child.js';
+import { startChild, type ChildServer } from '../child.mjs';
 import type { DynamicsFakeOptions } from './dynamics.js';
 
 export async function startDynamicsFakeChild(options: DynamicsFakeOptions = {}): Promise<{ port: number; stop: () => Promise<void> }> {

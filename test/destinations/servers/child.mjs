@@ -1,19 +1,15 @@
 // Starts a server as a child process and waits for the line that gives its port; stop() ends that process only.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Plain JavaScript (types in child.d.mts), so that the benchmarks, which run without a TypeScript loader, start the
+// same servers with it.
+import { spawn } from 'node:child_process';
 
-export interface ChildServer {
-  port: number;
-  process: ChildProcess;
-  stop(): Promise<void>;
-}
-
-export async function startChild(args: string[], ready: RegExp, timeoutMs = 30_000): Promise<ChildServer> {
+export async function startChild(args, ready, timeoutMs = 30_000) {
   // stdin stays open as a lifeline: a server that sees it close (we died) exits on its own.
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
-  const port = await new Promise<number>((resolve, reject) => {
+  const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "${ready.source}" from ${args[0]} in ${timeoutMs} ms:\n${output}`)), timeoutMs);
-    const onData = (data: Buffer): void => {
+    const onData = (data) => {
       output += data.toString();
       const match = ready.exec(output);
       if (match) {
@@ -36,7 +32,7 @@ export async function startChild(args: string[], ready: RegExp, timeoutMs = 30_0
     process: child,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      const exited = new Promise((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
