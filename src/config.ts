@@ -78,7 +78,11 @@ function toConfigError(error: z.ZodError, raw: unknown): ConfigError {
 function expectation(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
-      return `a value of type ${issue.expected}`;
+      return issue.expected === 'int' ? 'a whole number' : `a value of type ${issue.expected}`;
+    case 'too_small':
+      return boundText(issue.origin, issue.inclusive ? '≥' : '>', 'at least', issue.minimum);
+    case 'too_big':
+      return boundText(issue.origin, issue.inclusive ? '≤' : '<', 'at most', issue.maximum);
     case 'invalid_value':
       return `one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
     case 'invalid_union':
@@ -86,6 +90,13 @@ function expectation(issue: z.core.$ZodIssue): string {
     default:
       return issue.message;
   }
+}
+
+/** zod's own text ("Too small: expected number to be >=1") reads badly after "expected"; this names the bound. */
+function boundText(origin: string, comparison: string, countWord: string, bound: number | bigint): string {
+  if (origin === 'array') return `${countWord} ${bound} item${bound === 1 ? '' : 's'}`;
+  if (origin === 'string') return `${countWord} ${bound} character${bound === 1 ? '' : 's'}`;
+  return `a number ${comparison} ${bound}`;
 }
 
 function valueAt(raw: unknown, keyPath: readonly PropertyKey[]): unknown {
