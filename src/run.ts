@@ -198,7 +198,7 @@ class Walker {
   }
 
   async walk(): Promise<RunResult> {
-    const chunks = chunkWindow(this.window, this.request.config.zoom.timezone);
+    const chunks = chunkWindow(this.window);
     this.request.onEvent?.({ type: 'window', window: this.window, chunks: chunks.length, mode: this.mode });
     const windowFrom = this.window.from.toISOString();
     const windowTo = this.window.to.toISOString();

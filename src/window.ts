@@ -58,12 +58,13 @@ export function explicitWindow(options: {
   return { from, to: to > options.now ? options.now : to };
 }
 
-/** Splits [from, to) into chunks that each span at most one calendar month, aligned to month starts in `timezone`. */
-export function chunkWindow(window: Window, timezone: string): Chunk[] {
-  const interval = Interval.fromDateTimes(
-    DateTime.fromJSDate(window.from, { zone: timezone }),
-    DateTime.fromJSDate(window.to, { zone: timezone }),
-  );
+/**
+ * Splits [from, to) into chunks that each span at most one calendar month, aligned to month starts in UTC: the bounds
+ * go to Zoom in UTC (engagements with timezone=UTC), where "within a month" is judged, and a month of another zone is
+ * longer than a UTC month after it (Asia/Tokyo's May ends at 2026-05-31T15:00Z) or across a DST change.
+ */
+export function chunkWindow(window: Window): Chunk[] {
+  const interval = Interval.fromDateTimes(DateTime.fromJSDate(window.from, { zone: 'utc' }), DateTime.fromJSDate(window.to, { zone: 'utc' }));
   if (!interval.isValid || interval.isEmpty()) return [];
   const start = interval.start!;
   const boundaries = [start];
@@ -73,7 +74,7 @@ export function chunkWindow(window: Window, timezone: string): Chunk[] {
   boundaries.push(interval.end!);
   return boundaries.slice(0, -1).map((from, index) => {
     const to = boundaries[index + 1]!;
-    return { from: from.toJSDate(), to: to.toJSDate(), id: `${from.toUTC().toISO()}/${to.toUTC().toISO()}` };
+    return { from: from.toJSDate(), to: to.toJSDate(), id: `${from.toISO()}/${to.toISO()}` };
   });
 }
 

@@ -123,4 +123,13 @@ describe('reconciliation against the sandbox', () => {
     }
     expect(operationFor('GET', '/v2/contact_center/recordings')).toBe('listRecordings');
   });
+  it.each(['Asia/Tokyo', 'Europe/Berlin'])('keeps every listing within one month as Zoom judges it when zoom.timezone is %s', async (timezone) => {
+    // A month of that zone, sent in UTC, is longer than a month after its start (October in Tokyo, and in Berlin across its DST change).
+    const h = (current = await harness({ days: 100, engagementsPerDay: 1, zoom: { timezone } }));
+    const result = await h.run({ from: '2026-08-22', to: '2026-11-19', dryRun: true });
+    expect(result).toMatchObject({ exitCode: 0, listingComplete: true, incomplete: [] });
+    const lists = h.sandbox.requests.filter((request) => request.operationId?.startsWith('list'));
+    expect(lists.length).toBeGreaterThanOrEqual(12);
+    for (const request of lists) expect(request.status, `${request.path} ${JSON.stringify(request.query)}`).toBe(200);
+  });
 });

@@ -37,7 +37,7 @@ describe('window', () => {
 
   it('chunks a 90-day backfill into month-aligned pieces of at most one month', () => {
     const window = explicitWindow({ from: '2026-01-15', to: '2026-04-14', now, timezone: 'UTC' });
-    const chunks = chunkWindow(window, 'UTC');
+    const chunks = chunkWindow(window);
     expect(chunks.map((chunk) => [chunk.from.toISOString().slice(0, 10), chunk.to.toISOString().slice(0, 10)])).toEqual([
       ['2026-01-15', '2026-02-01'],
       ['2026-02-01', '2026-03-01'],
@@ -51,6 +51,22 @@ describe('window', () => {
     }
     expect(new Set(chunks.map((chunk) => chunk.id)).size).toBe(chunks.length);
   });
+
+  it.each(['Asia/Tokyo', 'Europe/Berlin', 'America/New_York'])(
+    'keeps every chunk within one UTC month (what Zoom judges) when the days are in %s',
+    (timezone) => {
+      const window = explicitWindow({ from: '2026-01-01', to: '2026-12-31', now: new Date('2027-01-05T00:00:00Z'), timezone });
+      const chunks = chunkWindow(window);
+      expect(chunks[0]!.from).toEqual(window.from);
+      expect(chunks.at(-1)!.to).toEqual(window.to);
+      chunks.forEach((chunk, index) => {
+        if (index > 0) expect(chunk.from).toEqual(chunks[index - 1]!.to);
+        const monthLater = new Date(chunk.from);
+        monthLater.setUTCMonth(monthLater.getUTCMonth() + 1);
+        expect(chunk.to.getTime(), chunk.id).toBeLessThanOrEqual(monthLater.getTime());
+      });
+    },
+  );
 });
 
 describe('sliceWindow', () => {
