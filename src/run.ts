@@ -13,7 +13,7 @@ import { ConfigError, CredentialsRefusedError, QuotaExhaustedError, ZoomUnavaila
 import { SqliteLedger } from './ledger/sqlite.js';
 import type { DeliveryState, KeySet, Ledger, RunMode } from './ledger/types.js';
 import { planBatch, type DestinationScope } from './plan.js';
-import { CLAIM_LEASE_MS, deliveringVia, newLeaseHolder } from './ledger/claims.js';
+import { CLAIM_LEASE_MS, deliveringVia, keepLeases, newLeaseHolder } from './ledger/claims.js';
 import { pushArtifact, type PushContext, type PushOutcome } from './push.js';
 import { artifactEvent, ReportingPacer } from './run-events.js';
 import { Tally, type Outcome } from './tally.js';
@@ -37,6 +37,8 @@ export interface RunRequest {
   onEvent?: (event: RunEvent) => void;
   /** Concurrent queries listing one range (default 4); 1 lists every range as a single query (paging tests). */
   listSlices?: number;
+  /** How often the run renews its claims (tests); LEASE_RENEW_MS unless set. */
+  leaseRenewMs?: number;
 }
 
 export type RunEvent =
@@ -206,16 +208,21 @@ class Walker {
     if (!this.dryRun) this.runId = this.ledger.startRun({ mode: this.mode, windowFrom, windowTo, startedAt: this.clock.now().toISOString() });
     const sources = SOURCES.filter((source) => this.kinds.some((kind) => SOURCE_OF_KIND[kind] === source));
     this.request.onEvent?.({ type: 'run-start', runId: this.runId, mode: this.mode, window: this.window, chunks: chunks.length, sources });
+    const stopKeepingLeases = this.dryRun ? () => undefined : keepLeases(this.ledger, this.holder, this.clock, this.request.leaseRenewMs);
     try {
-      await this.auth.token();
-      await Promise.all(sources.map((source) => this.listSource(source, chunks, resumable)));
-      if (!this.halted()) await this.recheckPending(sources);
-      if (!this.halted()) await this.retryFailed();
-    } catch (error) {
-      if (!(error instanceof ZoomUnavailableError)) throw error;
-      this.stopped = error;
+      try {
+        await this.auth.token();
+        await Promise.all(sources.map((source) => this.listSource(source, chunks, resumable)));
+        if (!this.halted()) await this.recheckPending(sources);
+        if (!this.halted()) await this.retryFailed();
+      } catch (error) {
+        if (!(error instanceof ZoomUnavailableError)) throw error;
+        this.stopped = error;
+      }
+      await Promise.allSettled([...this.inflight]);
+    } finally {
+      stopKeepingLeases();
     }
-    await Promise.allSettled([...this.inflight]);
     return this.finish(chunks.length);
   }
 

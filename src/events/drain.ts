@@ -16,6 +16,8 @@ export interface DrainSettings {
   config: Config;
   secrets: ZoomSecrets;
   retryDelaysMs: readonly number[];
+  /** How often the worker renews its leases (tests); LEASE_RENEW_MS unless set. */
+  leaseRenewMs?: number;
 }
 
 export interface DrainDeps {
@@ -52,6 +54,7 @@ export async function buildWorker(settings: DrainSettings, deps: DrainDeps): Pro
     pendingTimeoutMs: Duration.fromISO(config.window.pendingTimeout).toMillis(),
     concurrency: config.concurrency,
     retryDelaysMs: settings.retryDelaysMs,
+    leaseRenewMs: settings.leaseRenewMs,
     holder: newLeaseHolder('listen'),
     abort,
     metrics: deps.metrics,

@@ -33,9 +33,10 @@ export interface ListenRequest {
    */
   workerThread?: boolean;
   log?: ListenLog;
-  /** Overrides for tests: retry delays of the worker, WebSocket timings, port. */
+  /** Overrides for tests: retry delays and lease renewals of the worker, WebSocket timings, port. */
   tuning?: {
     retryDelaysMs?: readonly number[];
+    leaseRenewMs?: number;
     heartbeatMs?: number;
     reconnectBackoff?: { minMs: number; maxMs: number };
     port?: number;
@@ -83,7 +84,7 @@ export async function startListener(request: ListenRequest): Promise<Listener> {
         websocketConnected: socket ? (socket.isConnected ? 1 : 0) : null,
       };
     }, { websocket: config.listen.websocket.subscriptionId !== null });
-    const settings = { config, secrets: request.secrets, retryDelaysMs: request.tuning?.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS };
+    const settings = { config, secrets: request.secrets, retryDelaysMs: request.tuning?.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS, leaseRenewMs: request.tuning?.leaseRenewMs };
     if (request.workerThread && !request.destinations) {
       const threaded = await ThreadedWorker.start(settings, config.ledger.path, metrics, log);
       // The worker's connection checkpoints; acknowledging an event never waits for that sync.

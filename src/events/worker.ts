@@ -5,7 +5,7 @@ import type { Artifact, ArtifactKind } from '../artifacts.js';
 import type { Clock } from '../clock.js';
 import type { Destination } from '../destinations/types.js';
 import { ZoomUnavailableError } from '../errors.js';
-import { CLAIM_LEASE_MS, deliveringVia } from '../ledger/claims.js';
+import { CLAIM_LEASE_MS, deliveringVia, keepLeases } from '../ledger/claims.js';
 import type { InboxEntry, LeaseHolder, Ledger } from '../ledger/types.js';
 import { planBatch, type DestinationScope } from '../plan.js';
 import { pushArtifact, type PushContext } from '../push.js';
@@ -30,6 +30,8 @@ export interface WorkerOptions {
   concurrency: number;
   /** Wait before each retry of an entry that is not done; after the last one it is left for the nightly run. */
   retryDelaysMs: readonly number[];
+  /** How often the holder's claims and inbox leases are renewed (tests); LEASE_RENEW_MS unless set. */
+  leaseRenewMs?: number;
   holder: LeaseHolder;
   /** Aborted when the worker stops for good: downloads in flight are abandoned and handed back. */
   abort: AbortController;
@@ -54,7 +56,6 @@ export interface InboxDrain {
 
 /** 5 s, 15 s, 30 s, 1, 2, 5, 10, 20 and 30 min: about 70 minutes for a recording to finish processing. */
 export const DEFAULT_RETRY_DELAYS_MS = [5, 15, 30, 60, 120, 300, 600, 1200, 1800].map((seconds) => seconds * 1000);
-const INBOX_LEASE_MS = 10 * 60_000;
 /** Finished entries (deletions recorded, outcomes) are kept this long, then pruned. */
 const INBOX_RETENTION_MS = 30 * 86_400_000;
 const PRUNE_EVERY_MS = 6 * 3_600_000;
@@ -74,6 +75,7 @@ export class Worker implements InboxDrain {
   private wakeUp: (() => void) | null = null;
   private woken = false;
   private loopDone: Promise<void> | null = null;
+  private stopKeepingLeases: (() => void) | null = null;
 
   constructor(private readonly options: WorkerOptions) {
     const { zoom, auth, ledger, clock, timezone, abort } = options;
@@ -81,6 +83,7 @@ export class Worker implements InboxDrain {
   }
 
   start(): void {
+    this.stopKeepingLeases ??= keepLeases(this.options.ledger, this.options.holder, this.options.clock, this.options.leaseRenewMs);
     this.loopDone ??= this.loop();
   }
 
@@ -113,6 +116,7 @@ export class Worker implements InboxDrain {
       this.options.abort.abort();
       await settled;
     }
+    this.stopKeepingLeases?.();
     return { handedBack: this.options.ledger.handBackInboxEntries(this.options.holder) };
   }
 
@@ -137,7 +141,7 @@ export class Worker implements InboxDrain {
       const now = clock.now().getTime();
       let entries: InboxEntry[] = [];
       try {
-        entries = ledger.takeInboxEntries(holder, iso(now), iso(now + INBOX_LEASE_MS), free);
+        entries = ledger.takeInboxEntries(holder, iso(now), iso(now + CLAIM_LEASE_MS), free);
       } catch (error) {
         this.options.log('error', 'inbox_unreadable', { error: (error as Error).message });
       }

@@ -889,6 +889,13 @@ export class SqliteLedger implements Ledger {
     this.writeLater(() => statement.run(target.destination, target.key, holder.id));
   }
 
+  renewLeases(holder: LeaseHolder, until: string): void {
+    this.db.transaction(() => {
+      this.sql('UPDATE claims SET lease_until = ? WHERE owner = ?').run(until, holder.id);
+      this.sql(`UPDATE event_inbox SET lease_until = ? WHERE state = 'queued' AND lease_owner = ?`).run(until, holder.id);
+    }).immediate();
+  }
+
   recordDeliveriesVia(deliveries: readonly Delivery[], via: DeliveryVia): void {
     const stamp = this.sql('UPDATE deliveries SET via = ? WHERE destination = ? AND key = ?');
     const upsert = this.sql(ENGINE_SQL.recordDelivery);
@@ -981,11 +988,13 @@ interface InboxRow {
 }
 
 /**
- * Whether a claim or lease still binds `asker`. Its own are never in the way. On this host the holder's process
- * decides (alive: held, whatever the lease says; gone: free); from another host only the lease expiry can tell.
+ * Whether a claim or lease still binds `asker`. Its own are never in the way. A lease binds until it runs out (its
+ * holder renews it while alive), except that on this host a holder whose process is gone frees it at once. A live
+ * process with the holder's pid proves nothing: after a restart in a container it is often a new holder with the same
+ * pid (1), or an unrelated process, and the dead holder's leases then run out instead of binding for ever.
  */
 function leaseLive(owner: string | null, host: string | null, pid: number | null, until: string | null, asker: LeaseHolder, now: string): boolean {
   if (owner === null || owner === asker.id) return false;
-  if (host === hostname() && pid !== null) return processAlive(pid);
-  return until !== null && until > now;
+  if (until === null || until <= now) return false;
+  return !(host === hostname() && pid !== null && pid !== asker.pid && !processAlive(pid));
 }

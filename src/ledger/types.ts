@@ -201,7 +201,10 @@ export type { ArtifactKind };
 /** How a delivery came about: the real-time path (`listen`) or the nightly reconciliation (`run`). */
 export type DeliveryVia = 'event' | 'reconcile';
 
-/** Who holds a claim or an inbox lease. A holder on this host whose process is gone holds nothing. */
+/**
+ * Who holds a claim or an inbox lease. A lease binds others until it runs out, and its holder renews it while alive;
+ * a holder on this host whose process is gone holds nothing at once.
+ */
 export interface LeaseHolder {
   id: string;
   host: string;
@@ -281,6 +284,8 @@ export interface ListenLedger {
   /** Claims one key at one destination before pushing it, so no two holders (listen, run) push it at once. */
   claim(target: ClaimTarget, holder: LeaseHolder, via: DeliveryVia, now: string, leaseUntil: string): ClaimResult;
   release(target: Pick<ClaimTarget, 'destination' | 'key'>, holder: LeaseHolder): void;
+  /** Moves the end of every claim and inbox lease `holder` holds to `until` (a live holder keeps its leases). */
+  renewLeases(holder: LeaseHolder, until: string): void;
 
   /** recordDeliveries, also recording which path delivered them. */
   recordDeliveriesVia(deliveries: readonly Delivery[], via: DeliveryVia): void;

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryDestination } from '../../src/destinations/memory.js';
 import { SqliteLedger } from '../../src/ledger/sqlite.js';
 import { NOW } from '../support/harness.js';
-import { DAY, deliveredKeys, listenHarness, waitFor, type ListenHarness } from './support.js';
+import { CLAIM_LEASE_MS } from '../../src/ledger/claims.js';
+import { DAY, deliveredKeys, listenHarness, readLedger, waitFor, type ListenHarness } from './support.js';
 
 let current: ListenHarness | null = null;
 afterEach(async () => {
@@ -116,5 +117,49 @@ describe('listen and run at the same time', () => {
     expect(byPath.event + byPath.reconcile).toBe(keys.length);
     expect(byPath.event).toBeGreaterThan(0);
     expect(byPath.reconcile).toBeGreaterThan(0);
+  });
+});
+
+/** A memory destination whose puts wait at a gate: a push that lasts as long as the test wants. */
+class GatedDestination extends MemoryDestination {
+  private open!: () => void;
+  readonly opened = new Promise<void>((resolve) => (this.open = resolve));
+  waiting = 0;
+
+  override async put(...args: Parameters<MemoryDestination['put']>): ReturnType<MemoryDestination['put']> {
+    this.waiting++;
+    await this.opened;
+    return super.put(...args);
+  }
+
+  release(): void {
+    this.open();
+  }
+}
+
+const claimRows = (file: string) => readLedger(file, (db) => db.prepare('SELECT key, owner, lease_until FROM claims').all() as { key: string; owner: string; lease_until: string }[]);
+
+describe('a push that outlasts the first lease of its claim', () => {
+  it('keeps the claim: run and listen renew their leases while they push', async () => {
+    const gated = new GatedDestination({ name: 'archive' });
+    const t = (current = await listenHarness({ destinations: [gated], request: { tuning: { leaseRenewMs: 20 } } }));
+    const events = t.h.sandbox.events.forWindow(window).filter((event) => event.event.endsWith('note_added')).slice(0, 1);
+    expect((await t.sender.deliver(events)).failed).toEqual([]);
+    await waitFor(() => gated.waiting > 0, 'the listener pushing');
+    const [listenClaim] = claimRows(t.h.ledgerPath);
+    expect(listenClaim!.owner).toMatch(/^listen:/);
+    await waitFor(() => claimRows(t.h.ledgerPath)[0]!.lease_until > listenClaim!.lease_until, 'the listener renewing its claim');
+
+    const running = t.h.run({ from: window.from.toISOString(), to: window.to.toISOString(), destinations: [gated], leaseRenewMs: 20 });
+    await waitFor(() => claimRows(t.h.ledgerPath).some((row) => row.owner.startsWith('run:')), 'the run pushing');
+    // The run's clock moves ten minutes on while its pushes wait: its renewed leases follow that clock.
+    t.h.clock.now = new Date(NOW.getTime() + 10 * 60_000);
+    const renewedUntil = new Date(NOW.getTime() + 10 * 60_000 + CLAIM_LEASE_MS).toISOString();
+    await waitFor(() => claimRows(t.h.ledgerPath).filter((row) => row.owner.startsWith('run:')).every((row) => row.lease_until === renewedUntil), 'the run renewing its claims');
+    gated.release();
+    expect((await running).exitCode).toBe(0);
+    await waitFor(() => t.listener.inboxStatus().depth === 0, 'the inbox drained');
+    expectOnce(gated, [...gated.putCount.keys()]);
+    expect(claimRows(t.h.ledgerPath)).toEqual([]);
   });
 });

@@ -4,10 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
-import { deliveringVia, newLeaseHolder } from '../../src/ledger/claims.js';
+import { CLAIM_LEASE_MS, deliveringVia, keepLeases, LEASE_RENEW_MS, newLeaseHolder } from '../../src/ledger/claims.js';
 import { SqliteLedger } from '../../src/ledger/sqlite.js';
 import type { LeaseHolder } from '../../src/ledger/types.js';
 
@@ -42,6 +42,21 @@ describe('event inbox', () => {
     expect(ledger.handBackInboxEntries(other)).toBe(1);
     expect(ledger.handBackInboxEntries(mine)).toBe(1);
     expect(ledger.takeInboxEntries(other, later(5000), later(60_000), 5).map((entry) => entry.body).sort()).toEqual(['b', 'c']);
+    ledger.close();
+  });
+
+  it('gives the entries of a holder whose pid is alive again to the next one once its lease runs out, unless renewed', () => {
+    const ledger = open();
+    ledger.enqueueEvents([event('a'), event('b')]);
+    // A listener restarted in a container: same host, same pid (1 there; this process here), a new holder id.
+    const earlier: LeaseHolder = { id: 'listen:before-restart', host: hostname(), pid: process.pid };
+    const renewing: LeaseHolder = { id: 'listen:alive', host: hostname(), pid: process.pid };
+    expect(ledger.takeInboxEntries(earlier, T0, later(60_000), 1)).toMatchObject([{ body: 'a' }]);
+    expect(ledger.takeInboxEntries(renewing, T0, later(60_000), 1)).toMatchObject([{ body: 'b' }]);
+    ledger.renewLeases(renewing, later(600_000));
+    const next = newLeaseHolder('listen');
+    expect(ledger.takeInboxEntries(next, later(59_999), later(120_000), 5)).toEqual([]);
+    expect(ledger.takeInboxEntries(next, later(60_001), later(120_000), 5).map((entry) => entry.body)).toEqual(['a']);
     ledger.close();
   });
 
@@ -82,6 +97,53 @@ describe('claims', () => {
     expect(ledger.claim(remote, newLeaseHolder('run'), 'reconcile', later(59_999), later(120_000))).toBe('held');
     expect(ledger.claim(remote, newLeaseHolder('run'), 'reconcile', later(60_001), later(120_000))).toBe('claimed');
     ledger.close();
+  });
+
+  it('holds a claim whose holder pid is alive only while its lease runs: a reused pid does not keep it for ever', () => {
+    const ledger = open();
+    // The pid of a live process that is not the holder (this test's parent), and this process's own pid under an
+    // earlier holder id (a restart under the same pid).
+    for (const pid of [process.ppid, process.pid]) {
+      const key = { ...target, key: `recording/R-${pid}` };
+      const gone: LeaseHolder = { id: `run:earlier-${pid}`, host: hostname(), pid };
+      expect(ledger.claim(key, gone, 'reconcile', T0, later(60_000))).toBe('claimed');
+      expect(ledger.claim(key, newLeaseHolder('run'), 'reconcile', later(59_999), later(120_000))).toBe('held');
+      expect(ledger.claim(key, newLeaseHolder('run'), 'reconcile', later(60_001), later(120_000))).toBe('claimed');
+    }
+    ledger.close();
+  });
+
+  it('keeps a renewed claim from others past its first lease, and only the holder renews its own', () => {
+    const ledger = open();
+    const elsewhere: LeaseHolder = { id: 'listen:other-host', host: 'other-host.invalid', pid: 1 };
+    const other = { ...target, key: 'recording/R2' };
+    expect(ledger.claim(target, elsewhere, 'event', T0, later(60_000))).toBe('claimed');
+    expect(ledger.claim(other, newLeaseHolder('listen'), 'event', T0, later(60_000))).toBe('claimed');
+    ledger.renewLeases(elsewhere, later(600_000));
+    expect(ledger.claim(target, newLeaseHolder('run'), 'reconcile', later(120_000), later(180_000))).toBe('held');
+    expect(ledger.claim(other, newLeaseHolder('run'), 'reconcile', later(120_000), later(180_000))).toBe('claimed');
+    ledger.close();
+  });
+
+  it('renews the holder\'s leases on a timer until stopped', () => {
+    vi.useFakeTimers();
+    try {
+      const renewals: string[] = [];
+      const holder = newLeaseHolder('run');
+      const clock = { now: () => new Date(T0) };
+      const stop = keepLeases({ renewLeases: (who, until) => renewals.push(`${who.id} ${until}`) }, holder, clock);
+      vi.advanceTimersByTime(LEASE_RENEW_MS - 1);
+      expect(renewals).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(renewals).toEqual([`${holder.id} ${later(CLAIM_LEASE_MS)}`]);
+      vi.advanceTimersByTime(LEASE_RENEW_MS);
+      expect(renewals).toHaveLength(2);
+      stop();
+      vi.advanceTimersByTime(10 * LEASE_RENEW_MS);
+      expect(renewals).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('counts per day the artifacts delivered through events and through the reconciliation', () => {
