@@ -11,7 +11,7 @@ import { createDestinations, kindsOf, orderByLinks, sweepStaleTemporaries } from
 import type { Destination } from './destinations/types.js';
 import { ConfigError, CredentialsRefusedError, QuotaExhaustedError, ZoomUnavailableError } from './errors.js';
 import { SqliteLedger } from './ledger/sqlite.js';
-import type { DeliveryState, KeySet, Ledger, RunMode } from './ledger/types.js';
+import type { DeliveryState, KeySet, Ledger, RunMode, RunScope } from './ledger/types.js';
 import { planBatch, type DestinationScope } from './plan.js';
 import { CLAIM_LEASE_MS, deliveringVia, keepLeases, newLeaseHolder } from './ledger/claims.js';
 import { pushArtifact, type PushContext, type PushOutcome } from './push.js';
@@ -120,7 +120,7 @@ export async function runReconciliation(request: RunRequest): Promise<RunResult>
     }
     const window =
       explicit ??
-      defaultWindow({ now: clock.now(), lastListedEnd: lastEnd(ledger), lookback: config.window.lookback, timezone: config.zoom.timezone });
+      defaultWindow({ now: clock.now(), lastListedEnd: lastEnd(ledger, kinds), lookback: config.window.lookback, timezone: config.zoom.timezone });
     const walker = new Walker(request, ledger, clock, window, mode, destinations, kinds);
     return await walker.walk();
   } finally {
@@ -149,8 +149,8 @@ const SLICES_PER_RANGE = 4;
 /** Failed artifacts planned together when retried from the ledger (about a listed page's worth). */
 const RETRY_BATCH = 250;
 
-function lastEnd(ledger: Ledger): Date | null {
-  const end = ledger.lastListedWindowEnd();
+function lastEnd(ledger: Ledger, kinds: readonly ArtifactKind[]): Date | null {
+  const end = ledger.lastListedWindowEnd(kinds);
   return end ? new Date(end) : null;
 }
 
@@ -204,8 +204,9 @@ class Walker {
     this.request.onEvent?.({ type: 'window', window: this.window, chunks: chunks.length, mode: this.mode });
     const windowFrom = this.window.from.toISOString();
     const windowTo = this.window.to.toISOString();
-    const resumable = this.dryRun ? new Set<string>() : this.ledger.resumableChunks(windowFrom, windowTo);
-    if (!this.dryRun) this.runId = this.ledger.startRun({ mode: this.mode, windowFrom, windowTo, startedAt: this.clock.now().toISOString() });
+    const scope: RunScope = { kinds: this.kinds, destinations: this.scopes.map((entry) => ({ name: entry.name, kinds: [...entry.kinds] })) };
+    const resumable = this.mode === 'backfill' ? this.ledger.resumableChunks(windowFrom, scope) : new Set<string>();
+    if (!this.dryRun) this.runId = this.ledger.startRun({ mode: this.mode, windowFrom, windowTo, startedAt: this.clock.now().toISOString(), scope });
     const sources = SOURCES.filter((source) => this.kinds.some((kind) => SOURCE_OF_KIND[kind] === source));
     this.request.onEvent?.({ type: 'run-start', runId: this.runId, mode: this.mode, window: this.window, chunks: chunks.length, sources });
     const stopKeepingLeases = this.dryRun ? () => undefined : keepLeases(this.ledger, this.holder, this.clock, this.request.leaseRenewMs);

@@ -126,6 +126,11 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX artifacts_not_available ON artifacts (state) WHERE state = 'not_available';
   CREATE INDEX artifacts_listed ON artifacts (listed_at);
   `,
+  // What each run listed and delivered to (its kinds, its destinations and theirs): a run over fewer kinds does not
+  // move the next night's window for the others, and a backfill resumes only the chunks of a run with the same scope.
+  `
+  ALTER TABLE runs ADD COLUMN scope_json TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

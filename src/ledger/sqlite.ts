@@ -4,7 +4,7 @@ import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { ARTIFACT_KINDS, type Artifact, type SourceName } from '../artifacts.js';
+import { ARTIFACT_KINDS, type Artifact, type ArtifactKind, type SourceName } from '../artifacts.js';
 import { LedgerLockedError } from '../errors.js';
 import { processAlive } from '../process-alive.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
@@ -23,6 +23,7 @@ import type {
   RunMode,
   RunOutcome,
   RunRecord,
+  RunScope,
   StoredArtifact,
   KeySet,
 } from './types.js';
@@ -336,13 +337,13 @@ export class SqliteLedger implements Ledger {
     this.lockOwner = null;
   }
 
-  startRun(run: { mode: RunMode; windowFrom: string; windowTo: string; startedAt: string }): number {
+  startRun(run: { mode: RunMode; windowFrom: string; windowTo: string; startedAt: string; scope: RunScope }): number {
     const result = this
       .sql(
-        `INSERT INTO runs (mode, window_from, window_to, started_at, outcome, pid, host)
-         VALUES (?, ?, ?, ?, 'running', ?, ?)`,
+        `INSERT INTO runs (mode, window_from, window_to, started_at, outcome, pid, host, scope_json)
+         VALUES (?, ?, ?, ?, 'running', ?, ?, ?)`,
       )
-      .run(run.mode, run.windowFrom, run.windowTo, run.startedAt, process.pid, hostname());
+      .run(run.mode, run.windowFrom, run.windowTo, run.startedAt, process.pid, hostname(), scopeText(run.scope));
     return Number(result.lastInsertRowid);
   }
 
@@ -357,13 +358,10 @@ export class SqliteLedger implements Ledger {
   }
 
   markAbandonedRuns(): number {
-    const running = this
-      .sql(`SELECT id, pid, host FROM runs WHERE outcome = 'running'`)
-      .all() as { id: number; pid: number; host: string }[];
-    const abandoned = running.filter((run) => run.host === hostname() && run.pid !== process.pid && !processAlive(run.pid));
-    const mark = this.sql(`UPDATE runs SET outcome = 'crashed' WHERE id = ?`);
-    this.db.transaction(() => abandoned.forEach((run) => mark.run(run.id)))();
-    return abandoned.length;
+    // Called holding the run lock: no other run can be going, so one still "running" is one that died (whatever its
+    // pid is now: a container restarts under the same one).
+    if (!this.lockOwner) throw new Error('markAbandonedRuns needs the run lock');
+    return this.sql(`UPDATE runs SET outcome = 'crashed' WHERE outcome = 'running'`).run().changes;
   }
 
   recentRuns(limit: number): RunRecord[] {
@@ -382,21 +380,28 @@ export class SqliteLedger implements Ledger {
     }));
   }
 
-  lastListedWindowEnd(): string | null {
-    const row = this
-      .sql(`SELECT max(window_to) AS end FROM runs WHERE listing_complete = 1 AND mode != 'dry-run'`)
-      .get() as { end: string | null };
-    return row.end;
+  lastListedWindowEnd(kinds: readonly ArtifactKind[]): string | null {
+    // One row per night and per backfill: read whole, ordered by start.
+    const complete = (
+      this
+        .sql(`SELECT mode, window_from, window_to, scope_json FROM runs WHERE listing_complete = 1 AND mode != 'dry-run' ORDER BY window_from`)
+        .all() as { mode: RunMode; window_from: string; window_to: string; scope_json: string | null }[]
+    ).filter((run) => run.scope_json === null || kinds.every((kind) => (JSON.parse(run.scope_json!) as RunScope).kinds.includes(kind)));
+    const latestEnd = (runs: typeof complete) => runs.reduce<string | null>((end, run) => (end === null || run.window_to > end ? run.window_to : end), null);
+    let end = latestEnd(complete.filter((run) => run.mode === 'run'));
+    if (end === null) return latestEnd(complete);
+    for (const run of complete) if (run.window_from <= end && run.window_to > end) end = run.window_to;
+    return end;
   }
 
-  resumableChunks(windowFrom: string, windowTo: string): Set<string> {
+  resumableChunks(windowFrom: string, scope: RunScope): Set<string> {
     const latest = this
       .sql(
-        `SELECT id, outcome FROM runs WHERE window_from = ? AND window_to = ? AND mode != 'dry-run'
-         AND outcome != 'running' ORDER BY id DESC LIMIT 1`,
+        `SELECT id, outcome, scope_json FROM runs WHERE window_from = ? AND mode = 'backfill' AND outcome != 'running'
+         ORDER BY id DESC LIMIT 1`,
       )
-      .get(windowFrom, windowTo) as { id: number; outcome: RunOutcome } | undefined;
-    if (!latest || latest.outcome === 'ok' || latest.outcome === 'failed') return new Set();
+      .get(windowFrom) as { id: number; outcome: RunOutcome; scope_json: string | null } | undefined;
+    if (!latest || latest.outcome === 'ok' || latest.outcome === 'failed' || latest.scope_json !== scopeText(scope)) return new Set();
     const rows = this.sql('SELECT source, chunk_id FROM chunks WHERE run_id = ?').all(latest.id) as {
       source: string;
       chunk_id: string;
@@ -949,6 +954,15 @@ export class SqliteLedger implements Ledger {
       reason: row.reason,
     }));
   }
+}
+
+/** A scope as stored: kinds and destinations sorted, so equal scopes are equal text. */
+function scopeText(scope: RunScope): string {
+  const sorted = (kinds: readonly ArtifactKind[]) => [...kinds].sort();
+  const destinations = [...scope.destinations]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((destination) => ({ name: destination.name, kinds: sorted(destination.kinds) }));
+  return JSON.stringify({ kinds: sorted(scope.kinds), destinations });
 }
 
 function toStoredArtifact(row: ArtifactRow): StoredArtifact {

@@ -3,6 +3,12 @@
 import type { Artifact, ArtifactKind, SourceName } from '../artifacts.js';
 
 export type RunMode = 'run' | 'backfill' | 'dry-run';
+
+/** What a run listed (its kinds) and where it delivered (each destination with the kinds it takes). */
+export interface RunScope {
+  kinds: readonly ArtifactKind[];
+  destinations: readonly { name: string; kinds: readonly ArtifactKind[] }[];
+}
 export type RunOutcome = 'running' | 'ok' | 'failed' | 'incomplete' | 'interrupted' | 'crashed';
 
 export interface RunCounts {
@@ -65,16 +71,24 @@ export interface Ledger extends ListenLedger {
   acquireRunLock(owner: { pid: number; host: string; startedAt: string }): void;
   releaseRunLock(): void;
 
-  startRun(run: { mode: RunMode; windowFrom: string; windowTo: string; startedAt: string }): number;
+  startRun(run: { mode: RunMode; windowFrom: string; windowTo: string; startedAt: string; scope: RunScope }): number;
   finishRun(id: number, result: { outcome: RunOutcome; listingComplete: boolean; counts: RunCounts; bytes: number; finishedAt: string }): void;
   /** Marks runs still "running" from a dead process as crashed. */
   markAbandonedRuns(): number;
   recentRuns(limit: number): RunRecord[];
-  /** The latest window end of any earlier non-dry run whose listing completed. */
-  lastListedWindowEnd(): string | null;
+  /**
+   * E, where the next default window starts (less the lookback): the end of the latest nightly run whose listing
+   * completed and covered `kinds`, carried on by completed runs (backfills too) that begin at or before it, so a
+   * backfill of a later range never skips the nights before it that could not list. With no such nightly run, the
+   * latest end of any completed run that covered `kinds`. Runs from before scopes were recorded cover every kind.
+   */
+  lastListedWindowEnd(kinds: readonly ArtifactKind[]): string | null;
 
-  /** Chunks already listed and pushed by the latest unfinished run over exactly this window (to resume a backfill). */
-  resumableChunks(windowFrom: string, windowTo: string): Set<string>;
+  /**
+   * Chunks already listed and pushed by the latest unfinished backfill from the same start with the same scope (its
+   * end may differ: a backfill without --to ends at the time it ran; a chunk's id names its own bounds).
+   */
+  resumableChunks(windowFrom: string, scope: RunScope): Set<string>;
   markChunkDone(runId: number, source: SourceName, chunkId: string): void;
 
   /**

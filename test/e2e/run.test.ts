@@ -1,5 +1,6 @@
 // The whole reconciliation against the sandbox: exactly once, idempotent re-runs, late data, dry run, backfill.
 import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { operationFor, validateRequest } from '../support/openapi.js';
 import { harness, listFiles, NOW, walkArchive, type Harness } from '../support/harness.js';
@@ -131,5 +132,63 @@ describe('reconciliation against the sandbox', () => {
     const lists = h.sandbox.requests.filter((request) => request.operationId?.startsWith('list'));
     expect(lists.length).toBeGreaterThanOrEqual(12);
     for (const request of lists) expect(request.status, `${request.path} ${JSON.stringify(request.query)}`).toBe(200);
+  });
+  it('resumes a backfill only from a run that listed the same kinds into the same destinations', async () => {
+    const h = (current = await harness({ days: 100, engagementsPerDay: 3, config: { concurrency: 4 } }));
+    const bounds = { from: '2026-08-22', to: '2026-11-19' };
+    const controller = new AbortController();
+    let delivered = 0;
+    const recordingsOnly = await h.run({
+      ...bounds,
+      kinds: ['recording'],
+      signal: controller.signal,
+      onEvent: (event) => {
+        if (event.type === 'chunk' && event.state === 'listed' && ++delivered === 2) controller.abort();
+      },
+    });
+    expect(recordingsOnly.interrupted).toBe(true);
+    const db = new Database(h.ledgerPath, { readonly: true });
+    expect(db.prepare('SELECT count(*) FROM chunks').pluck().get()).toBeGreaterThan(0);
+    db.close();
+    // The chunks it listed hold transcripts and voicemails it never looked at: all kinds list them again.
+    const resumedChunks: string[] = [];
+    const all = await h.run({ ...bounds, onEvent: (event) => event.type === 'chunk' && event.state === 'resumed' && resumedChunks.push(event.chunk) });
+    expect(all.exitCode).toBe(0);
+    expect(resumedChunks).toEqual([]);
+    expectMatchesTruth(h, { from: new Date('2026-08-22T00:00:00Z'), to: new Date('2026-11-20T00:00:00Z') });
+  });
+
+  it('starts the next night where the last night over every kind ended, not where a run over fewer kinds did', async () => {
+    const h = (current = await harness());
+    const night = await h.run();
+    expect(night.exitCode).toBe(0);
+    h.clock.now = new Date(NOW.getTime() + 4 * DAY);
+    const notesOnly = await h.run({ kinds: ['note'] });
+    expect(notesOnly).toMatchObject({ exitCode: 0, listingComplete: true });
+    h.clock.now = new Date(NOW.getTime() + 5 * DAY);
+    const next = await h.run();
+    // lookback P2D before the first night's end, which the notes-only run does not move for the other kinds.
+    expect(next.window.from).toEqual(new Date(night.window.to.getTime() - 2 * DAY));
+    // For notes, the notes-only run counts, and so does the night after it.
+    expect((await h.run({ kinds: ['note'] })).window.from).toEqual(new Date(next.window.to.getTime() - 2 * DAY));
+  });
+  it('resumes a backfill given only --from, whose end is the time it ran', async () => {
+    const h = (current = await harness({ days: 100, engagementsPerDay: 3, config: { concurrency: 4 } }));
+    const controller = new AbortController();
+    let listed = 0;
+    const stopped = await h.run({
+      from: '2026-08-22',
+      signal: controller.signal,
+      onEvent: (event) => {
+        if (event.type === 'chunk' && event.state === 'listed' && ++listed === 2) controller.abort();
+      },
+    });
+    expect(stopped.interrupted).toBe(true);
+    h.clock.now = new Date(NOW.getTime() + 60_000);
+    const resumedChunks: string[] = [];
+    const resumed = await h.run({ from: '2026-08-22', onEvent: (event) => event.type === 'chunk' && event.state === 'resumed' && resumedChunks.push(event.chunk) });
+    expect(resumed.exitCode).toBe(0);
+    expect(resumedChunks.length).toBeGreaterThan(0);
+    expectMatchesTruth(h, { from: new Date('2026-08-22T00:00:00Z'), to: new Date(NOW.getTime() + 60_000) });
   });
 });

@@ -4,11 +4,13 @@ import path from 'node:path';
 import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
-import type { Artifact } from '../../src/artifacts.js';
-import type { DeliveredCursor } from '../../src/ledger/types.js';
+import { ARTIFACT_KINDS, type Artifact, type ArtifactKind } from '../../src/artifacts.js';
+import type { DeliveredCursor, RunScope } from '../../src/ledger/types.js';
 import { LedgerLockedError } from '../../src/errors.js';
 import { MIGRATIONS } from '../../src/ledger/schema.js';
 import { RUN_LOCK_STALE_MS, SqliteLedger } from '../../src/ledger/sqlite.js';
+
+const SCOPE: RunScope = { kinds: ['note', 'recording'], destinations: [{ name: 'archive', kinds: ['note', 'recording'] }] };
 
 function tempLedgerPath(): string {
   return path.join(mkdtempSync(path.join(tmpdir(), 'ledger-')), 'ledger.sqlite');
@@ -181,7 +183,7 @@ describe('SQLite ledger', () => {
     const other = SqliteLedger.open(file);
     const delivered = (key: string) => ({ destination: 'a', key, fingerprint: 'f', size: 1, sha256: 's', location: 'l', deliveredAt: '2026-01-01T00:00:00Z' });
     ledger.groupWrites();
-    const runId = ledger.startRun({ mode: 'backfill', windowFrom: 'w0', windowTo: 'w1', startedAt: '2026-01-01T00:00:00Z' });
+    const runId = ledger.startRun({ mode: 'backfill', windowFrom: 'w0', windowTo: 'w1', startedAt: '2026-01-01T00:00:00Z', scope: SCOPE });
     ledger.recordDeliveries([delivered('k1')]);
     ledger.markChunkDone(runId, 'recordings', 'c1');
     expect(other.deliveryStates('a', ['k1']).size).toBe(0);
@@ -195,7 +197,7 @@ describe('SQLite ledger', () => {
     ledger.recordDeliveries([delivered('k3')]);
     ledger.finishRun(runId, { outcome: 'interrupted', listingComplete: false, counts: {}, bytes: 0, finishedAt: '2026-01-01T00:01:00Z' });
     expect(other.deliveryStates('a', ['k3']).size).toBe(1);
-    expect(other.resumableChunks('w0', 'w1')).toEqual(new Set(['recordings:c1']));
+    expect(other.resumableChunks('w0', SCOPE)).toEqual(new Set(['recordings:c1']));
     ledger.close();
     other.close();
   });
@@ -242,7 +244,7 @@ describe('SQLite ledger', () => {
     const file = tempLedgerPath();
     const holder = SqliteLedger.open(file);
     holder.acquireRunLock({ pid: process.pid, host: 'container-a', startedAt: '2026-12-01T02:00:00.000Z' });
-    const run = holder.startRun({ mode: 'run', windowFrom: 'A', windowTo: 'B', startedAt: '2026-12-01T02:00:00.000Z' });
+    const run = holder.startRun({ mode: 'run', windowFrom: 'A', windowTo: 'B', startedAt: '2026-12-01T02:00:00.000Z', scope: SCOPE });
     holder.close();
     const raw = new Database(file);
     // startRun records this process; the holder was another container's process.
@@ -319,17 +321,54 @@ describe('SQLite ledger', () => {
     }
   });
 
-  it('resumes the chunks of an interrupted run over the same window only', () => {
+  it('resumes the chunks of the latest interrupted backfill from the same start with the same scope only', () => {
     const ledger = SqliteLedger.open(tempLedgerPath());
-    const run = ledger.startRun({ mode: 'backfill', windowFrom: 'A', windowTo: 'B', startedAt: 'now' });
+    const finish = (run: number, outcome: 'interrupted' | 'ok') =>
+      ledger.finishRun(run, { outcome, listingComplete: outcome === 'ok', counts: {}, bytes: 0, finishedAt: 'now' });
+    const run = ledger.startRun({ mode: 'backfill', windowFrom: 'A', windowTo: 'B', startedAt: 'now', scope: SCOPE });
     ledger.markChunkDone(run, 'engagements', 'c1');
-    ledger.finishRun(run, { outcome: 'interrupted', listingComplete: false, counts: {}, bytes: 0, finishedAt: 'now' });
-    expect([...ledger.resumableChunks('A', 'B')]).toEqual(['engagements:c1']);
-    expect(ledger.resumableChunks('A', 'C').size).toBe(0);
-    const done = ledger.startRun({ mode: 'backfill', windowFrom: 'A', windowTo: 'B', startedAt: 'now' });
-    ledger.finishRun(done, { outcome: 'ok', listingComplete: true, counts: {}, bytes: 0, finishedAt: 'now' });
-    expect(ledger.resumableChunks('A', 'B').size).toBe(0);
-    expect(ledger.lastListedWindowEnd()).toBe('B');
+    finish(run, 'interrupted');
+    expect([...ledger.resumableChunks('A', SCOPE)]).toEqual(['engagements:c1']);
+    // The same scope written in another order is the same scope.
+    expect([...ledger.resumableChunks('A', { kinds: [...SCOPE.kinds].reverse(), destinations: SCOPE.destinations })]).toEqual(['engagements:c1']);
+    expect(ledger.resumableChunks('Z', SCOPE).size).toBe(0);
+    // Fewer kinds listed, or another destination, or the same destination taking more kinds: its chunks are not done
+    // for this run.
+    expect(ledger.resumableChunks('A', { ...SCOPE, kinds: [...SCOPE.kinds, 'voicemail'] }).size).toBe(0);
+    expect(ledger.resumableChunks('A', { ...SCOPE, destinations: [...SCOPE.destinations, { name: 'crm', kinds: ['note'] }] }).size).toBe(0);
+    expect(ledger.resumableChunks('A', { ...SCOPE, destinations: [{ name: 'archive', kinds: ['note', 'recording', 'voicemail'] }] }).size).toBe(0);
+    finish(ledger.startRun({ mode: 'backfill', windowFrom: 'A', windowTo: 'B', startedAt: 'now', scope: SCOPE }), 'ok');
+    expect(ledger.resumableChunks('A', SCOPE).size).toBe(0);
+    ledger.close();
+  });
+
+  it('ends the next default window where the nights before it were listed, for the kinds the run lists', () => {
+    const file = tempLedgerPath();
+    const ledger = SqliteLedger.open(file);
+    const all = [...ARTIFACT_KINDS];
+    const listed = (mode: 'run' | 'backfill', windowFrom: string, windowTo: string, kinds: readonly ArtifactKind[] = all, complete = true) =>
+      ledger.finishRun(ledger.startRun({ mode, windowFrom, windowTo, startedAt: 'now', scope: { kinds, destinations: [{ name: 'archive', kinds }] } }), {
+        outcome: complete ? 'ok' : 'incomplete', listingComplete: complete, counts: {}, bytes: 0, finishedAt: 'now',
+      });
+    expect(ledger.lastListedWindowEnd(all)).toBeNull();
+    listed('backfill', '2026-01-01', '2026-02-01');
+    expect(ledger.lastListedWindowEnd(all)).toBe('2026-02-01');
+    listed('run', '2026-03-03', '2026-03-05');
+    // A night that could not list leaves E; a run over fewer kinds moves it for those kinds only.
+    listed('run', '2026-03-03', '2026-03-06', all, false);
+    listed('run', '2026-03-03', '2026-03-09', ['note']);
+    expect(ledger.lastListedWindowEnd(all)).toBe('2026-03-05');
+    expect(ledger.lastListedWindowEnd(['note'])).toBe('2026-03-09');
+    // A backfill of a later day leaves the nights before it to the next run; one that reaches back to E carries it on.
+    listed('backfill', '2026-03-07', '2026-03-08');
+    expect(ledger.lastListedWindowEnd(all)).toBe('2026-03-05');
+    listed('backfill', '2026-03-04', '2026-03-07');
+    expect(ledger.lastListedWindowEnd(all)).toBe('2026-03-08');
+    // Runs recorded before scopes were (schema 4) count for every kind.
+    const raw = new Database(file);
+    raw.prepare(`UPDATE runs SET scope_json = NULL WHERE window_to = '2026-03-09'`).run();
+    raw.close();
+    expect(ledger.lastListedWindowEnd(all)).toBe('2026-03-09');
     ledger.close();
   });
 
