@@ -323,7 +323,7 @@ class Walker {
     const now = this.clock.now();
     const cutoff = new Date(now.getTime() - Duration.fromISO(this.request.config.window.pendingTimeout).toMillis());
     const states = this.dryRun
-      ? this.ledger.artifactStates(keys)
+      ? this.ledger.previewArtifacts(fresh, cutoff.toISOString())
       : this.ledger.rememberArtifacts(fresh, now.toISOString(), cutoff.toISOString());
     const deliveries = new Map<string, Map<string, DeliveryState>>(
       this.scopes.map((scope) => [scope.name, this.ledger.deliveryStates(scope.name, keys)]),

@@ -190,6 +190,12 @@ function unchangedState(row: RememberedRow, artifact: Artifact, signature: strin
   return row.state === 'pending' && row.pending_since !== null && row.pending_since >= pendingCutoff ? 'pending' : null;
 }
 
+/** The state ENGINE_SQL.rememberArtifact gives an artifact listed with this state (its CASE, for a dry run). */
+function stateAfterListing(row: RememberedRow | undefined, artifact: Artifact, pendingCutoff: string): ArtifactState {
+  if (artifact.state !== 'pending' || !row) return artifact.state;
+  return row.state === 'not_available' || (row.pending_since !== null && row.pending_since < pendingCutoff) ? 'not_available' : 'pending';
+}
+
 export interface OpenLedgerOptions {
   /** Open without writing anything (dry runs). A missing file is then an empty in-memory ledger. */
   readonly?: boolean;
@@ -448,6 +454,15 @@ export class SqliteLedger implements Ledger {
       }
     })();
     return states;
+  }
+
+  previewArtifacts(artifacts: readonly Artifact[], pendingCutoff: string): Map<string, ArtifactState> {
+    const stored = new Map(
+      (this.sql(ENGINE_SQL.rememberedRows).all(JSON.stringify(artifacts.map((artifact) => artifact.key))) as RememberedRow[]).map(
+        (row) => [row.key, row],
+      ),
+    );
+    return new Map(artifacts.map((artifact) => [artifact.key, stateAfterListing(stored.get(artifact.key), artifact, pendingCutoff)]));
   }
 
   artifactStates(keys: readonly string[]): Map<string, ArtifactState> {

@@ -96,7 +96,9 @@ export interface Ledger extends ListenLedger {
    * one's state: an artifact pending since before `pendingCutoff` becomes not_available.
    */
   rememberArtifacts(artifacts: readonly Artifact[], now: string, pendingCutoff: string): Map<string, ArtifactState>;
-  /** The recorded state of each key (dry runs, which remember nothing). */
+  /** What rememberArtifacts would return for these artifacts, writing nothing (dry runs). */
+  previewArtifacts(artifacts: readonly Artifact[], pendingCutoff: string): Map<string, ArtifactState>;
+  /** The recorded state of each key. */
   artifactStates(keys: readonly string[]): Map<string, ArtifactState>;
   markArtifactState(keys: readonly string[], state: 'ready' | 'pending' | 'not_available', now: string): void;
   /** Pending artifacts (to re-check even outside the window), read a page at a time as the caller iterates. */

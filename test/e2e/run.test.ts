@@ -89,6 +89,25 @@ describe('reconciliation against the sandbox', () => {
     expect(listFiles(h.archive)).toEqual(before);
   });
 
+  it('dry run counts as the real run does what arrived since, and what waited too long to arrive', async () => {
+    const h = (current = await harness({ engagementsPerDay: 60 }));
+    const window = { from: new Date(NOW.getTime() - DAY), to: NOW };
+    const bounds = { from: window.from.toISOString(), to: window.to.toISOString() };
+    expect((await h.run(bounds)).tally.total('pending')).toBeGreaterThan(0);
+    // Hours later some transcripts have arrived; days later (window.pendingTimeout P3D) the rest are not available.
+    for (const [later, changed] of [[7 * 3_600_000, 'delivered'], [4 * DAY, 'not_available']] as const) {
+      h.clock.now = new Date(NOW.getTime() + later);
+      const dry = await h.run({ ...bounds, dryRun: true });
+      const real = await h.run(bounds);
+      expect(real.tally.total(changed)).toBeGreaterThan(0);
+      for (const kind of real.tally.counts.keys()) {
+        const planned = dry.tally.counts.get(kind)!;
+        const done = real.tally.counts.get(kind)!;
+        expect({ kind, push: planned.to_push, pending: planned.pending, notAvailable: planned.not_available }).toEqual({ kind, push: done.delivered, pending: done.pending, notAvailable: done.not_available });
+      }
+    }
+  });
+
   it('chunks a 90-day backfill to the API limit, sends only valid requests, and resumes after a stop', async () => {
     // At concurrency 4 the stop after 40 deliveries comes once some chunks are done (more at once leaves none done yet).
     const h = (current = await harness({ days: 100, engagementsPerDay: 3, config: { concurrency: 4 } }));
