@@ -11,12 +11,15 @@ import type { Renderer } from './render.js';
 import type { Entry, SourceName, Store } from './store.js';
 import type { Content } from './content.js';
 
-export type ListFault = { type: 'repeatPageToken' } | { type: 'shiftPage'; by: number } | { type: 'moveItem' } | { type: 'duplicateItems' };
+export type ListFault = { type: 'repeatPageToken' } | { type: 'cyclePageToken' } | { type: 'shiftPage'; by: number } | { type: 'moveItem' } | { type: 'duplicateItems' };
 export interface ApiResult { status: number; body: unknown }
 
 const STALE: ZoomErrorBody = { code: 300, message: 'The next page token is invalid or expired.' };
 
 export class Api {
+  /** The page token each query (by its hash) was last asked with, for cyclePageToken. */
+  private readonly lastSent = new Map<string, string>();
+
   constructor(
     private readonly store: Store,
     private readonly lister: Lister,
@@ -32,6 +35,8 @@ export class Api {
     const now = this.store.nowSec();
     const sent = typeof params['next_page_token'] === 'string' && params['next_page_token'] !== '' ? params['next_page_token'] : null;
     const queryHash = PageTokens.queryHash(path, params);
+    const sentBefore = sent ? this.lastSent.get(queryHash.toString('hex')) : undefined;
+    if (sent) this.lastSent.set(queryHash.toString('hex'), sent);
     const cursor = sent ? this.tokens.open(sent, queryHash, now) : null;
     if (sent && !cursor) return { status: 400, body: STALE };
     const anchor = cursor?.anchor ?? now;
@@ -68,6 +73,7 @@ export class Api {
 
     let next = offset + size < total ? this.tokens.issue(queryHash, { offset: offset + size, issued: now, anchor }) : '';
     if (fault?.type === 'repeatPageToken' && sent) next = sent;
+    if (fault?.type === 'cyclePageToken' && sentBefore !== undefined && sentBefore !== sent) next = sentBefore;
     const first = entries[0];
     if (fault?.type === 'duplicateItems' && first) entries = [first, ...entries];
 

@@ -13,6 +13,8 @@ export type Fault =
   | { type: 'wrongLength'; delta: number }
   | { type: 'stalePageToken' }
   | { type: 'repeatPageToken' }
+  /** Answers a page token with the one sent before it for the same query: A, B, A, B … */
+  | { type: 'cyclePageToken' }
   | { type: 'shiftPage'; by: number }
   | { type: 'moveItem' }
   | { type: 'duplicateItems' }
@@ -41,11 +43,11 @@ export interface FaultContext {
 interface Armed { target: FaultTarget; fault: Fault; remaining: number; skip: number }
 
 const DOWNLOAD_ONLY = new Set(['resetMidBody', 'truncate', 'slowBody', 'wrongLength', 'redirect']);
-const LIST_ONLY = new Set(['repeatPageToken', 'shiftPage', 'moveItem', 'duplicateItems']);
+const LIST_ONLY = new Set(['repeatPageToken', 'cyclePageToken', 'shiftPage', 'moveItem', 'duplicateItems']);
 
 function applicable(fault: Fault, ctx: FaultContext): boolean {
   if (DOWNLOAD_ONLY.has(fault.type)) return ctx.kind === 'download';
-  if (LIST_ONLY.has(fault.type)) return ctx.kind === 'list' && (fault.type !== 'repeatPageToken' || ctx.hasPageToken);
+  if (LIST_ONLY.has(fault.type)) return ctx.kind === 'list' && ((fault.type !== 'repeatPageToken' && fault.type !== 'cyclePageToken') || ctx.hasPageToken);
   if (fault.type === 'stalePageToken') return ctx.kind === 'list' && ctx.hasPageToken;
   if (fault.type === 'expireToken' || fault.type === 'expireToken400') return ctx.kind !== 'token' && ctx.hasBearer;
   return true;

@@ -150,7 +150,7 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   if (r.kind === 'download') {
     return serveDownload(req, res, deps.content.byPath(path), fault, deps.bandwidth, deps.stats, deps.streamBandwidth);
   }
-  const listFault = fault && ['repeatPageToken', 'shiftPage', 'moveItem', 'duplicateItems'].includes(fault.type) ? (fault as ListFault) : null;
+  const listFault = fault && ['repeatPageToken', 'cyclePageToken', 'shiftPage', 'moveItem', 'duplicateItems'].includes(fault.type) ? (fault as ListFault) : null;
   const result = deps.api().handle(r.operationId as OperationId, path, r.pathId, url.searchParams, listFault);
   return json(res, result.status, result.body);
 }

@@ -408,6 +408,20 @@ describe('paging', () => {
     expectExactlyOnce(h.sandbox, WINDOW, memory, h.ledgerPath);
   });
 
+  it('next_page_tokens that come back after another (A, B, A, …): listing incomplete (exit 3) instead of paging for ever', async () => {
+    const { h, memory, run, fault } = await setup(PAGED, ONE_QUERY);
+    fault({ operationId: 'listEngagements' }, { type: 'cyclePageToken' }, { times: Infinity });
+    const result = await run();
+    expect(result.exitCode).toBe(3);
+    expect(result.incomplete.join('\n')).toMatch(/engagements .*same next_page_token/);
+    // Three pages, then the token of the second again: refused there, never followed.
+    expect(h.sandbox.requests.filter((request) => request.operationId === 'listEngagements')).toHaveLength(3);
+    expectLedgerMatches(memory, h.ledgerPath);
+    h.sandbox.faults.clear();
+    expect((await run()).exitCode).toBe(0);
+    expectExactlyOnce(h.sandbox, WINDOW, memory, h.ledgerPath);
+  });
+
   it('a range of several pages is listed as concurrent slices: both bounds on each query, slices tile the chunk, every item once', async () => {
     const { h, memory, run } = await setup(PAGED);
     const result = await run();
