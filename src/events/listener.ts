@@ -112,7 +112,7 @@ export async function startListener(request: ListenRequest): Promise<Listener> {
       health: () => {
         const status = safeStatus(ledger);
         return {
-          ok: status !== null && ledgerWritable(ledger) && workerRunning(),
+          ok: status !== null && !inbox.failing() && ledgerWritable(ledger) && workerRunning(),
           inboxDepth: status?.depth ?? null,
           lastEventAt: status?.lastReceivedAt ?? null,
           working: worker.busy,
@@ -188,10 +188,10 @@ function safeStatus(ledger: Ledger): InboxStatus | null {
   }
 }
 
-/** A write that changes nothing (no entry has this holder): it fails only when the ledger cannot be written. */
+/** A committed write (a row added and removed): it fails when the ledger cannot be written. */
 function ledgerWritable(ledger: Ledger): boolean {
   try {
-    ledger.handBackInboxEntries({ id: 'healthz-probe', host: '', pid: 0 });
+    ledger.probeWrite();
     return true;
   } catch {
     return false;

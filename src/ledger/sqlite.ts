@@ -878,6 +878,16 @@ export class SqliteLedger implements Ledger {
     return row;
   }
 
+  probeWrite(): void {
+    // A no-op UPDATE dirties no page and commits nothing: this one writes the table's page to the WAL.
+    this.db.transaction(() => {
+      const probe = this
+        .sql(`INSERT INTO event_inbox (source, event, body, received_at, state) VALUES ('flow', 'healthz-probe', '', '', 'done')`)
+        .run();
+      this.sql('DELETE FROM event_inbox WHERE id = ?').run(probe.lastInsertRowid);
+    }).immediate();
+  }
+
   pruneInbox(finishedBefore: string): number {
     return this.db.prepare(`DELETE FROM event_inbox WHERE state = 'done' AND finished_at < ?`).run(finishedBefore).changes;
   }

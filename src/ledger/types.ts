@@ -294,6 +294,8 @@ export interface ListenLedger {
   /** Gives back every entry `holder` leased, unchanged (a stopping worker hands back its in-flight work). */
   handBackInboxEntries(holder: LeaseHolder): number;
   inboxStatus(): InboxStatus;
+  /** Commits a write that leaves nothing behind; throws when the ledger cannot be written (health checks). */
+  probeWrite(): void;
   /** Deletes finished entries finished before `finishedBefore` (the inbox is a queue, not an archive). */
   pruneInbox(finishedBefore: string): number;
 

@@ -1,7 +1,7 @@
 // The ledger's listen half: the event inbox (leases, deferral, hand-back), per-key claims with leases that die with
 // their holder, the path of each delivery, WebSocket gaps; and the listen block of the config.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -57,6 +57,20 @@ describe('event inbox', () => {
     const next = newLeaseHolder('listen');
     expect(ledger.takeInboxEntries(next, later(59_999), later(120_000), 5)).toEqual([]);
     expect(ledger.takeInboxEntries(next, later(60_001), later(120_000), 5).map((entry) => entry.body)).toEqual(['a']);
+    ledger.close();
+  });
+
+  it('probes that it can be written with a commit that leaves nothing behind, and fails read-only', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'ledger-listen-')), 'ledger.sqlite');
+    const ledger = SqliteLedger.open(file);
+    ledger.enqueueEvents([event('a')]);
+    const walBefore = statSync(`${file}-wal`).size;
+    ledger.probeWrite();
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(walBefore);
+    expect(ledger.inboxStatus()).toMatchObject({ depth: 1, lastReceivedAt: T0 });
+    const readonly = SqliteLedger.open(file, { readonly: true });
+    expect(() => readonly.probeWrite()).toThrow(/readonly/);
+    readonly.close();
     ledger.close();
   });
 

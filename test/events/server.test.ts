@@ -1,6 +1,7 @@
 // The listener's HTTP front against hostile and odd requests: each gets its documented status, nothing is stored,
 // the process stays up; plus the CRC, the body cap, flow calls, /healthz and /metrics.
 import { request as httpRequest } from 'node:http';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryDestination } from '../../src/destinations/memory.js';
 import { BODY_LIMIT_BYTES } from '../../src/events/server.js';
@@ -151,6 +152,31 @@ describe('listen: what a well-behaved Zoom sees', () => {
     expect(answer).toMatchObject({ status: 200, body: '{"status":"accepted"}' });
     const expected = truth.filter((artifact) => artifact.engagementId === withNotes.engagementId && ['note', 'disposition', 'messaging_transcript'].includes(artifact.kind));
     await waitFor(() => expected.every((artifact) => memory.putCount.get(artifact.key) === 1), 'the engagement delivered');
+  });
+
+  it('reports unhealthy while events cannot be stored, though a small write still fits, and healthy again once one is', async () => {
+    // What a full disk does to SQLite: the file cannot grow (max_page_count at its size), while writes that fit the
+    // pages it has still succeed, as a health probe's does.
+    const db = (t.listener.ledger as unknown as { db: Database.Database }).db;
+    // Free pages are reused whatever the limit: a filler takes them first.
+    const freeBytes = (db.pragma('freelist_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+    db.exec('CREATE TABLE test_filler (x BLOB)');
+    db.prepare('INSERT INTO test_filler VALUES (zeroblob(?))').run(freeBytes);
+    expect(db.pragma('freelist_count', { simple: true })).toBe(0);
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    const large = noteEvent({ note_id: 'NotFull00001', note: 'x'.repeat(200_000) });
+    try {
+      expect((await send(webhook(), signed(large))).status).toBe(503);
+      const health = await send(`${t.listener.url}/healthz`, { method: 'GET' });
+      expect(JSON.parse(health.body)).toMatchObject({ status: 'unhealthy', ok: false });
+      expect(health.status).toBe(503);
+    } finally {
+      db.pragma('max_page_count = 4294967294');
+      db.exec('DROP TABLE test_filler');
+    }
+    // Zoom's retry of the same event is stored: healthy again.
+    expect((await send(webhook(), signed(large))).status).toBe(200);
+    expect((await send(`${t.listener.url}/healthz`, { method: 'GET' })).status).toBe(200);
   });
 
   it('reports health: ledger writable, inbox depth, last event time', async () => {
