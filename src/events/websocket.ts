@@ -52,10 +52,13 @@ export class EventSocket {
   }
 
   start(): void {
+    // Not connected from here until Zoom accepts the connection (an open gap, such as the one the last stop left, runs on).
+    this.options.ledger.openWebsocketGap(this.options.subscriptionId, this.now(), 'listener starting');
     void this.connect();
   }
 
   async close(): Promise<void> {
+    if (!this.stopped) this.options.ledger.openWebsocketGap(this.options.subscriptionId, this.now(), 'listener stopped');
     this.stopped = true;
     clearTimeout(this.retry);
     this.stopTimers();
@@ -79,11 +82,14 @@ export class EventSocket {
       // A fresh token for every connection: the previous one may be what the socket was closed for.
       token = this.token === null ? await auth.token() : await auth.refresh(this.token);
     } catch (error) {
+      if (this.stopped) return;
       log('error', 'websocket_token_failed', { error: (error as Error).message });
       this.options.ledger.openWebsocketGap(subscriptionId, this.now(), 'no token');
       this.scheduleReconnect('token_unavailable');
       return;
     }
+    // Stopped while the token came: no socket now, and nothing written to a ledger that may be closed.
+    if (this.stopped) return;
     this.token = token;
     const url = new URL(this.options.url);
     url.searchParams.set('subscriptionId', subscriptionId);

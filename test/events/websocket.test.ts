@@ -39,6 +39,8 @@ describe('listen: the WebSocket event stream', () => {
 
     await waitFor(() => live.websocketConnected() === true, 'connected');
     expect(sandbox.stream.connects).toMatchObject([{ ok: true }]);
+    // Until Zoom accepted the first connection, events sent would have been lost too.
+    expect(gaps()).toMatchObject([{ subscriptionId: 'sub-test-1', reason: 'listener starting', reconnectedAt: expect.any(String) }]);
     await waitFor(() => sandbox.stream.heartbeats >= 3, 'heartbeats answered');
     expect(sandbox.stream.publish(first!.body)).toBe(1);
     await waitFor(() => memory.putCount.get(first!.keys[0]!) === 1, 'the first event delivered');
@@ -47,7 +49,7 @@ describe('listen: the WebSocket event stream', () => {
     sandbox.stream.dropConnections();
     // Zoom does not replay: what it sends while nobody is connected is lost (the nightly run covers it).
     expect(sandbox.stream.publish(lost!.body)).toBe(0);
-    await waitFor(() => live.websocketConnected() === true && sandbox.stream.connections === 1 && gaps().length === 1 && gaps()[0]!.reconnectedAt !== null, 'reconnected');
+    await waitFor(() => live.websocketConnected() === true && sandbox.stream.connections === 1 && gaps().length === 2 && gaps()[1]!.reconnectedAt !== null, 'reconnected');
     expect(tokens()).toBeGreaterThan(tokensBefore);
     expect(sandbox.stream.publish(second!.body, { contentAsObject: true })).toBe(1);
     await waitFor(() => memory.putCount.get(second!.keys[0]!) === 1, 'an event with object content delivered');
@@ -58,7 +60,7 @@ describe('listen: the WebSocket event stream', () => {
     sandbox.stream.dropConnections();
     await waitFor(() => sandbox.stream.connects.length >= connectsBefore + 3 && live.websocketConnected() === true, 'reconnected after refusals');
     expect(sandbox.stream.connects.slice(connectsBefore).map((connect) => connect.reason)).toEqual(['Invalid Token', 'Invalid Token', 'connected']);
-    await waitFor(() => gaps().length === 2 && gaps()[1]!.reconnectedAt !== null, 'the second gap closed');
+    await waitFor(() => gaps().length === 3 && gaps()[2]!.reconnectedAt !== null, 'the third gap closed');
 
     // A server that stops answering heartbeats is treated as gone.
     sandbox.stream.silent = true;
@@ -70,10 +72,42 @@ describe('listen: the WebSocket event stream', () => {
     await waitFor(() => memory.putCount.get(third!.keys[0]!) === 1, 'the last event delivered');
 
     expect(memory.putCount.has(lost!.keys[0]!)).toBe(false);
-    expect(gaps().length).toBeGreaterThanOrEqual(3);
+    expect(gaps().length).toBeGreaterThanOrEqual(4);
     for (const gap of gaps()) expect(Date.parse(gap.reconnectedAt!)).toBeGreaterThanOrEqual(Date.parse(gap.disconnectedAt));
     const metrics = await listener.metrics.render();
     expect(metrics).toMatch(/^zcc_listen_websocket_connected 1$/m);
     expect(metrics).toMatch(/^zcc_listen_events_accepted_total\{source="websocket",event="contact_center.engagement_note_added"\} 3$/m);
+  });
+  it('records the time a stopped listener was away as a gap, and a stop during a reconnection opens no socket', async () => {
+    h = await harness();
+    const sandbox = h.sandbox;
+    const config = { ...h.config, listen: { ...h.config.listen, websocket: { url: sandbox.wsUrl, subscriptionId: 'sub-test-2' } } };
+    const start = () =>
+      startListener({
+        config, secrets: sandbox.credentials, webhookSecret: null, flowSecret: null, clock: movingClock(), destinations: [new MemoryDestination({ name: 'archive' })],
+        tuning: { port: 0, heartbeatMs: 50, reconnectBackoff: { minMs: 20, maxMs: 80 } },
+      });
+    listener = await start();
+    const first = listener;
+    await waitFor(() => first.websocketConnected() === true, 'connected');
+    await first.close();
+    const [note] = sandbox.events.forWindow({ from: new Date(NOW.getTime() - 2 * DAY), to: new Date(NOW.getTime() - DAY) });
+    expect(sandbox.stream.publish(note!.body)).toBe(0);
+    listener = await start();
+    const second = listener;
+    await waitFor(() => second.websocketConnected() === true, 'connected again');
+    const gaps = second.ledger.websocketGaps(new Date(0).toISOString());
+    expect(gaps.map((gap) => gap.reason)).toEqual(['listener starting', 'listener stopped']);
+    expect(gaps.every((gap) => gap.reconnectedAt !== null)).toBe(true);
+
+    // Stopped while a reconnection waits for its token: the token comes after the stop, and no socket follows.
+    sandbox.faults.add({ label: 'token' }, { type: 'slow', delayMs: 300 }, { times: 1 });
+    const connects = sandbox.stream.connects.length;
+    sandbox.stream.dropConnections();
+    await waitFor(() => sandbox.faults.fired.length === 1, 'a token requested');
+    await second.close();
+    listener = null;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(sandbox.stream.connects.length).toBe(connects);
   });
 });
