@@ -110,7 +110,7 @@ function recordOf(event: RunEvent, totals: Map<Outcome, number>): LogRecord | nu
       return { level: 'warn', event: 'rate_limit_wait', label: event.label, waitMs: event.waitMs, until: event.until };
     case 'run-end':
       return {
-        level: event.exitCode === 0 ? 'info' : event.exitCode === 1 ? 'warn' : 'error',
+        level: event.exitCode === 0 ? 'info' : event.exitCode === 1 || event.interrupted ? 'warn' : 'error',
         event: 'run_end',
         runId: event.runId,
         mode: event.mode,

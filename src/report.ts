@@ -2,6 +2,7 @@
 // per-artifact CSV streamed from the run's events for scripts, and the short stderr summary of a failing cron run.
 import chalk from 'chalk';
 import { ARTIFACT_KINDS } from './artifacts.js';
+import { CredentialsRefusedError } from './errors.js';
 import type { RunEvent, RunResult } from './run.js';
 import { OUTCOMES, type Outcome } from './tally.js';
 
@@ -195,6 +196,10 @@ export function failureSummary(result: RunResult): string {
     .filter(([, row]) => row.seen > 0)
     .map(([kind, row]) => `${kind} ${row.delivered} delivered/${row.failed} failed/${row.pending} pending`)
     .join('; ');
+  if (result.stopped instanceof CredentialsRefusedError) {
+    // One line: what to check is all that matters, and Zoom does not say which of the three is wrong.
+    return `zcc-reconcile: run ${report.runId ?? ''} exit ${report.exitCode}: ${report.stopped}${counts ? ` (before that: ${counts})` : ''}\n`;
+  }
   const lines = [`zcc-reconcile: run ${report.runId ?? ''} exit ${report.exitCode}: ${counts || 'nothing listed'}`];
   if (report.stopped) lines.push(`  stopped: ${report.stopped}`);
   for (const reason of report.incomplete.slice(0, 3)) lines.push(`  listing incomplete: ${reason}`);

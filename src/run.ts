@@ -66,11 +66,14 @@ export type RunEvent =
       type: 'run-end';
       runId: number | null;
       mode: RunMode;
-      exitCode: 0 | 1 | 3;
+      exitCode: RunExitCode;
       listingComplete: boolean;
       interrupted: boolean;
       stopped: string | null;
     };
+
+/** 0 fine, 1 some artifacts failed, 3 Zoom could not be used or a listing did not complete, 130/143 SIGINT/SIGTERM. */
+export type RunExitCode = 0 | 1 | 3 | 130 | 143;
 
 export interface RunResult {
   runId: number | null;
@@ -83,7 +86,7 @@ export interface RunResult {
   /** Why the run stopped early: credentials refused, quota spent. */
   stopped: Error | null;
   interrupted: boolean;
-  exitCode: 0 | 1 | 3;
+  exitCode: RunExitCode;
 }
 
 export async function runReconciliation(request: RunRequest): Promise<RunResult> {
@@ -434,10 +437,13 @@ class Walker {
     const interrupted = this.request.signal?.aborted === true;
     const listingComplete = !interrupted && this.stopped === null && this.incomplete.length === 0;
     const failed = this.tally.total('failed') > 0;
-    const exitCode: 0 | 1 | 3 = this.stopped !== null || this.incomplete.length > 0 ? 3 : failed ? 1 : 0;
+    const completed: 0 | 1 | 3 = this.stopped !== null || this.incomplete.length > 0 ? 3 : failed ? 1 : 0;
+    // A run stopped by a signal (the abort's reason names it) exits with its code, in the report and the log too.
+    const reason: unknown = this.request.signal?.reason;
+    const exitCode: RunExitCode = interrupted && reason === 'SIGINT' ? 130 : interrupted && reason === 'SIGTERM' ? 143 : completed;
     if (this.runId !== null) {
       this.ledger.finishRun(this.runId, {
-        outcome: interrupted ? 'interrupted' : exitCode === 3 ? 'incomplete' : failed ? 'failed' : 'ok',
+        outcome: interrupted ? 'interrupted' : completed === 3 ? 'incomplete' : failed ? 'failed' : 'ok',
         listingComplete,
         counts: this.tally.toJSON(),
         bytes: this.tally.bytesDelivered,

@@ -30,7 +30,7 @@ export async function runCommand(options: RunOptions, context: CommandContext): 
   let signal: 'SIGINT' | 'SIGTERM' | null = null;
   const stop = (name: 'SIGINT' | 'SIGTERM') => () => {
     signal ??= name;
-    controller.abort();
+    controller.abort(name);
   };
   const onInt = stop('SIGINT');
   const onTerm = stop('SIGTERM');
@@ -57,10 +57,7 @@ export async function runCommand(options: RunOptions, context: CommandContext): 
     process.off('SIGTERM', onTerm);
   }
   await observer.finish(result);
-  if (signal) {
-    context.err(`zcc-reconcile: stopped by ${signal}; the run is recorded as interrupted and the next run completes it\n`);
-    return signal === 'SIGINT' ? 130 : 143;
-  }
+  if (signal && result.interrupted) context.err(`zcc-reconcile: stopped by ${signal}; the run is recorded as interrupted and the next run completes it\n`);
   return result.exitCode;
 }
 

@@ -146,6 +146,9 @@ describe('the command line', () => {
     const ran = await cli(['run', '--config', h.configPath, '--verbose'], env, h.dir);
     expect(ran.code).toBe(3);
     expect(ran.stderr).toMatch(/ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET/);
+    const quiet = await cli(['run', '--config', h.configPath], env, h.dir);
+    expect(quiet.code).toBe(3);
+    expect(quiet.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^zcc-reconcile: run \d+ exit 3: .*ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET/)]);
     expect(ran.stderr + ran.stdout).not.toContain('wrong-secret-value-1234');
   });
 

@@ -40,8 +40,8 @@ async function setup(options: HarnessOptions): Promise<Harness> {
   return h;
 }
 
-function run(h: Harness): Child {
-  return startCli(['run', '--config', h.configPath, '--from', BOUNDS.from, '--to', BOUNDS.to], h.env(), h.dir);
+function run(h: Harness, extra: readonly string[] = []): Child {
+  return startCli(['run', '--config', h.configPath, '--from', BOUNDS.from, '--to', BOUNDS.to, ...extra], h.env(), h.dir);
 }
 
 /** What a finished reconciliation leaves behind, in terms that do not depend on the folder or the run. */
@@ -130,7 +130,7 @@ describe('SIGINT and SIGTERM', () => {
   ] as const)('%s stops a run mid-way: exit %i, the run recorded as interrupted, the next run completes', async (signal, code) => {
     const h = await setup({ ...DATA, engagementsPerDay: 8 });
     slowDownloads(h);
-    const child = run(h);
+    const child = run(h, ['--format', 'json']);
     // Mid-way: some artifacts stored already, the transfers of others under way.
     for (let waited = 0; listFiles(h.archive).filter((file) => file.endsWith('.meta.json')).length < 5 && waited < 20_000; waited += 25) {
       await sleep(25);
@@ -140,6 +140,8 @@ describe('SIGINT and SIGTERM', () => {
     expect(stopped.code).toBe(code);
     expect(stopped.ms).toBeLessThan(15_000);
     expect(stopped.stderr).toMatch(new RegExp(`stopped by ${signal}`));
+    // The report says what the process exits with.
+    expect(JSON.parse(stopped.stdout)).toMatchObject({ exitCode: code, interrupted: true });
     expect(readRuns(h.ledgerPath).at(-1)).toMatchObject({ outcome: 'interrupted', listing_complete: 0 });
     expectNothingLooksComplete(h);
 
