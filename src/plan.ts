@@ -27,6 +27,9 @@ export function decide(
   }
   if (!delivery) return { action: 'push', reason: 'new' };
   if (delivery.status === 'failed') {
+    // The attempts were spent on another version (a note edited since): this one gets its own.
+    const sameVersion = delivery.failedFingerprint === null || delivery.failedFingerprint === artifact.fingerprint;
+    if (!sameVersion) return { action: 'push', reason: 'changed' };
     return delivery.attempts >= maxAttempts ? { action: 'gave_up' } : { action: 'push', reason: 'retry' };
   }
   return { action: 'push', reason: 'changed' };

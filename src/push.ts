@@ -138,6 +138,7 @@ export async function pushArtifact(context: PushContext, artifact: Artifact, des
         key: artifact.key,
         error: failure.message,
         at: context.clock.now().toISOString(),
+        fingerprint: artifact.fingerprint,
         countsAsAttempt: !(failure instanceof DestinationUnavailableError),
       });
     }

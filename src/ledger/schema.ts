@@ -128,8 +128,10 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // What each run listed and delivered to (its kinds, its destinations and theirs): a run over fewer kinds does not
   // move the next night's window for the others, and a backfill resumes only the chunks of a run with the same scope.
+  // The fingerprint whose pushes failed: attempts count that version's, and an edited version starts again.
   `
   ALTER TABLE runs ADD COLUMN scope_json TEXT;
+  ALTER TABLE deliveries ADD COLUMN failed_fingerprint TEXT;
   `,
 ];
 

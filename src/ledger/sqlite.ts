@@ -146,16 +146,22 @@ export const ENGINE_SQL = {
          descriptor_json = excluded.descriptor_json
        RETURNING state`,
   artifactStates: `SELECT key, state FROM artifacts WHERE key IN (SELECT value FROM json_each(?))`,
-  deliveryStates: `SELECT key, status, fingerprint, size, sha256, location, attempts, last_error FROM deliveries
+  deliveryStates: `SELECT key, status, fingerprint, size, sha256, location, attempts, last_error, failed_fingerprint FROM deliveries
          WHERE destination = ? AND key IN (SELECT value FROM json_each(?))`,
   recordDelivery: `INSERT INTO deliveries (destination, key, status, fingerprint, size, sha256, location, delivered_at, attempts, last_error, last_attempt_at)
        VALUES (@destination, @key, 'delivered', @fingerprint, @size, @sha256, @location, @deliveredAt, 0, NULL, @deliveredAt)
        ON CONFLICT (destination, key) DO UPDATE SET status = 'delivered', fingerprint = excluded.fingerprint,
          size = excluded.size, sha256 = excluded.sha256, location = excluded.location,
-         delivered_at = excluded.delivered_at, attempts = 0, last_error = NULL, last_attempt_at = excluded.last_attempt_at`,
-  recordFailure: `INSERT INTO deliveries (destination, key, status, attempts, last_error, last_attempt_at)
-         VALUES (?, ?, 'failed', ?, ?, ?)
-         ON CONFLICT (destination, key) DO UPDATE SET status = 'failed', attempts = deliveries.attempts + excluded.attempts,
+         delivered_at = excluded.delivered_at, attempts = 0, last_error = NULL, last_attempt_at = excluded.last_attempt_at,
+         failed_fingerprint = NULL`,
+  // Attempts add up while the same version fails; another version (an edited note) starts counting again.
+  recordFailure: `INSERT INTO deliveries (destination, key, status, attempts, last_error, last_attempt_at, failed_fingerprint)
+         VALUES (?, ?, 'failed', ?, ?, ?, ?)
+         ON CONFLICT (destination, key) DO UPDATE SET status = 'failed',
+           attempts = CASE WHEN excluded.failed_fingerprint IS NULL OR deliveries.failed_fingerprint IS NULL
+                                OR deliveries.failed_fingerprint = excluded.failed_fingerprint
+                           THEN deliveries.attempts + excluded.attempts ELSE excluded.attempts END,
+           failed_fingerprint = coalesce(excluded.failed_fingerprint, deliveries.failed_fingerprint),
            last_error = excluded.last_error, last_attempt_at = excluded.last_attempt_at`,
   pendingArtifacts: `SELECT id AS cursor, descriptor_json, state, pending_since FROM artifacts
          WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?`,
@@ -527,6 +533,7 @@ export class SqliteLedger implements Ledger {
       location: string | null;
       attempts: number;
       last_error: string | null;
+      failed_fingerprint: string | null;
     }[];
     return new Map(
       rows.map((row) => [
@@ -539,6 +546,7 @@ export class SqliteLedger implements Ledger {
           location: row.location,
           attempts: row.attempts,
           lastError: row.last_error,
+          failedFingerprint: row.failed_fingerprint,
         },
       ]),
     );
@@ -550,11 +558,11 @@ export class SqliteLedger implements Ledger {
     this.writeLater(() => rows.forEach((delivery) => upsert.run(delivery)));
   }
 
-  recordFailure(failure: { destination: string; key: string; error: string; at: string; countsAsAttempt?: boolean }): void {
+  recordFailure(failure: { destination: string; key: string; error: string; at: string; fingerprint?: string; countsAsAttempt?: boolean }): void {
     // A failed re-delivery of an edited note keeps the earlier copy's record: it is still delivered, just stale.
     const statement = this.sql(ENGINE_SQL.recordFailure);
     const attempts = failure.countsAsAttempt === false ? 0 : 1;
-    this.writeLater(() => statement.run(failure.destination, failure.key, attempts, failure.error.slice(0, 2000), failure.at));
+    this.writeLater(() => statement.run(failure.destination, failure.key, attempts, failure.error.slice(0, 2000), failure.at, failure.fingerprint ?? null));
   }
 
   counts(): { artifacts: number; deliveries: number; failed: number; pending: number } {

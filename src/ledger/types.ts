@@ -36,6 +36,8 @@ export interface DeliveryState {
   location: string | null;
   attempts: number;
   lastError: string | null;
+  /** The version (fingerprint) whose pushes failed and are counted in `attempts`; null when unknown. */
+  failedFingerprint: string | null;
 }
 
 export interface Delivery {
@@ -129,7 +131,7 @@ export interface Ledger extends ListenLedger {
    * Records a failed push, to retry next run. `countsAsAttempt: false` when the destination, not the artifact, was
    * the problem (its credentials refused, its daily allowance spent): the artifact keeps its full set of attempts.
    */
-  recordFailure(failure: { destination: string; key: string; error: string; at: string; countsAsAttempt?: boolean }): void;
+  recordFailure(failure: { destination: string; key: string; error: string; at: string; fingerprint?: string; countsAsAttempt?: boolean }): void;
 
   counts(): { artifacts: number; deliveries: number; failed: number; pending: number };
   close(): void;

@@ -1,6 +1,8 @@
 // The whole reconciliation against the sandbox: exactly once, idempotent re-runs, late data, dry run, backfill.
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { MemoryDestination } from '../../src/destinations/memory.js';
+import { DestinationError } from '../../src/errors.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { operationFor, validateRequest } from '../support/openapi.js';
 import { harness, listFiles, NOW, walkArchive, type Harness } from '../support/harness.js';
@@ -209,5 +211,33 @@ describe('reconciliation against the sandbox', () => {
     expect(resumed.exitCode).toBe(0);
     expect(resumedChunks.length).toBeGreaterThan(0);
     expectMatchesTruth(h, { from: new Date('2026-08-22T00:00:00Z'), to: new Date(NOW.getTime() + 60_000) });
+  });
+  it('gives an edited note its own attempts when the earlier version gave up', async () => {
+    const h = (current = await harness({ config: { maxAttempts: 2 } }));
+    const bounds = { from: new Date(NOW.getTime() - DAY).toISOString(), to: NOW.toISOString() };
+    const note = h.sandbox.truth.artifacts({ from: new Date(bounds.from), to: NOW }).find((artifact) => artifact.kind === 'note')!;
+    const refused = new Set([note.key]);
+    const archive = new (class extends MemoryDestination {
+      override async put(...args: Parameters<MemoryDestination['put']>): ReturnType<MemoryDestination['put']> {
+        if (refused.has(args[0].key)) throw new DestinationError(this.name, `${args[0].key}: refused by the CRM's validation rule`);
+        return super.put(...args);
+      }
+    })({ name: 'archive' });
+    const run = () => h.run({ ...bounds, destinations: [archive] });
+    expect((await run()).exitCode).toBe(1);
+    expect((await run()).exitCode).toBe(1);
+    const spent = await run();
+    expect(spent.exitCode).toBe(0);
+    expect(spent.tally.counts.get('note')!.gave_up).toBe(1);
+
+    // The agent fixes the note; the destination takes it now.
+    const [, engagementId, noteId] = note.key.split('/');
+    h.sandbox.mutate.editNote(engagementId!, noteId!, 'Corrected by the agent.');
+    refused.clear();
+    const delivered: string[] = [];
+    const edited = await h.run({ ...bounds, destinations: [archive], onEvent: (event) => event.type === 'delivered' && delivered.push(event.key) });
+    expect(edited.exitCode).toBe(0);
+    expect(delivered).toEqual([note.key]);
+    expect(JSON.parse(archive.objects.get(note.key)!.bytes.toString('utf8')).note).toBe('Corrected by the agent.');
   });
 });

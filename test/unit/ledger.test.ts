@@ -321,6 +321,23 @@ describe('SQLite ledger', () => {
     }
   });
 
+  it('counts failed attempts per version: an edited version starts again, a delivery clears the count', () => {
+    const ledger = SqliteLedger.open(tempLedgerPath());
+    const fail = (fingerprint?: string) => ledger.recordFailure({ destination: 'a', key: 'note/E1/N1', error: 'refused', at: 'now', fingerprint });
+    const state = () => ledger.deliveryStates('a', ['note/E1/N1']).get('note/E1/N1');
+    fail('v1');
+    fail('v1');
+    expect(state()).toMatchObject({ status: 'failed', attempts: 2, failedFingerprint: 'v1' });
+    fail('v2');
+    expect(state()).toMatchObject({ attempts: 1, failedFingerprint: 'v2' });
+    // A failure that names no version (a bad listed item) adds to the count it has.
+    fail();
+    expect(state()).toMatchObject({ attempts: 2, failedFingerprint: 'v2' });
+    ledger.recordDeliveries([{ destination: 'a', key: 'note/E1/N1', fingerprint: 'v2', size: 1, sha256: 's', location: 'l', deliveredAt: 'now' }]);
+    expect(state()).toMatchObject({ status: 'delivered', attempts: 0, failedFingerprint: null });
+    ledger.close();
+  });
+
   it('resumes the chunks of the latest interrupted backfill from the same start with the same scope only', () => {
     const ledger = SqliteLedger.open(tempLedgerPath());
     const finish = (run: number, outcome: 'interrupted' | 'ok') =>

@@ -10,8 +10,8 @@ function note(key: string, fingerprint: string, state: 'ready' | 'pending' = 're
     engagement: { engagementId: 'E1', agents: [], consumers: [] },
   };
 }
-const delivered = (fingerprint: string): DeliveryState => ({ status: 'delivered', fingerprint, size: 2, sha256: 'x', location: 'l', attempts: 0, lastError: null });
-const failed = (attempts: number): DeliveryState => ({ status: 'failed', fingerprint: null, size: null, sha256: null, location: null, attempts, lastError: 'boom' });
+const delivered = (fingerprint: string): DeliveryState => ({ status: 'delivered', fingerprint, size: 2, sha256: 'x', location: 'l', attempts: 0, lastError: null, failedFingerprint: null });
+const failed = (attempts: number, failedFingerprint: string | null = 'a'): DeliveryState => ({ status: 'failed', fingerprint: null, size: null, sha256: null, location: null, attempts, lastError: 'boom', failedFingerprint });
 
 describe('the diff', () => {
   it('pushes what was never delivered, skips what was, re-pushes what changed', () => {
@@ -23,6 +23,12 @@ describe('the diff', () => {
   it('retries failures until maxAttempts, then gives up', () => {
     expect(decide(note('note/E1/N1', 'a'), 'ready', failed(9), 10)).toEqual({ action: 'push', reason: 'retry' });
     expect(decide(note('note/E1/N1', 'a'), 'ready', failed(10), 10)).toEqual({ action: 'gave_up' });
+    // Failures recorded before their version was (schema 4) count for any version.
+    expect(decide(note('note/E1/N1', 'b'), 'ready', failed(10, null), 10)).toEqual({ action: 'gave_up' });
+  });
+
+  it('gives an edited version its own attempts when the earlier one gave up', () => {
+    expect(decide(note('note/E1/N1', 'b'), 'ready', failed(10, 'a'), 10)).toEqual({ action: 'push', reason: 'changed' });
   });
 
   it('counts pending and not-available artifacts without pushing them', () => {
