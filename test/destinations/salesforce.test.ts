@@ -240,6 +240,17 @@ describe('Salesforce: files', () => {
     expect(fake.records()[0]!.files).toEqual([{ key: 'recording/Rec77', fileName: 'recording-Rec77.mp3', size: content.length, sha256: sha256(content), id: version!.Id }]);
   });
 
+  it('an upload whose answer a gateway lost (502 after it landed) is not sent again: the next run finds it', async () => {
+    const { fake, destination } = await open();
+    const content = Buffer.from('ID3 pretend mp3 bytes');
+    const request = recording(ENGAGEMENT, { key: 'recording/Rec78', size: content.length });
+    fake.faults.gatewayErrorAfterWrite('POST', '/sobjects/ContentVersion');
+    await expect(destination.put(request, bodyOf(content))).rejects.toThrow(/502/);
+    expect(fake.versions()).toHaveLength(1);
+    await destination.put(request, bodyOf(content));
+    expect(fake.versions()).toHaveLength(1);
+  });
+
   it('a replaced file is uploaded before the old ContentDocument is deleted', async () => {
     const { fake, destination } = await open();
     const request = recording();

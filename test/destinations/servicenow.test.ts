@@ -287,6 +287,24 @@ describe('the engagement record', () => {
     expect(fake.journal()).toEqual([]);
   });
 
+  it('a write whose answer a gateway lost (502 after it landed) is not sent again: the next run finds what landed', async () => {
+    const fake = await fakeWith();
+    fake.faults.gatewayErrorAfterWrite('POST', '/api/now/table/incident');
+    await expect(open(fake).put(noteRequest('G1', { engagement }), bodyOf('hello'))).rejects.toThrow(/502/);
+    expect(fake.rows('incident')).toHaveLength(1);
+    fake.faults.gatewayErrorAfterWrite('PATCH', '/api/now/table/incident/');
+    await expect(open(fake).put(noteRequest('G1', { engagement }), bodyOf('hello'))).rejects.toThrow(/502/);
+    fake.faults.gatewayErrorAfterWrite('POST', '/api/now/attachment/file');
+    const recording = sampleRequest({ key: 'recording/RecG1', engagement, size: 9 });
+    await expect(open(fake).put(recording, bodyOf('mp3 bytes'))).rejects.toThrow(/502/);
+    // The next run: one record, one work note, one attachment.
+    await open(fake).put(noteRequest('G1', { engagement }), bodyOf('hello'));
+    await open(fake).put(sampleRequest({ ...recording }), bodyOf('mp3 bytes'));
+    expect(fake.rows('incident')).toHaveLength(1);
+    expect(fake.journal().filter((note) => note.value.includes(markerOf('note/Eng001/G1')))).toHaveLength(1);
+    expect(fake.records()[0]?.files).toHaveLength(1);
+  });
+
   it('record.create false: no record, no write', async () => {
     const fake = await fakeWith();
     await expect(open(fake, { record: { create: false } }).put(noteRequest('Z1'), bodyOf('x'))).rejects.toThrow(/record\.create is false/);

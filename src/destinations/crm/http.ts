@@ -44,6 +44,11 @@ export interface CrmHttpOptions {
 }
 
 const RETRY_STATUSES = [429, 500, 502, 503, 504];
+/**
+ * The retry of a write that is not an upsert (a POST that creates, a PATCH that appends): only a 429, which says the
+ * CRM did not act. After a 5xx it may have (a gateway lost its answer), and the next run's lookup finds what landed.
+ */
+export const RETRY_ONLY_REFUSED = { statusCodes: [429] };
 /** How many rate-limit answers one request waits out before it fails (each one also pauses the destination). */
 const RATE_LIMIT_RETRIES = 20;
 /** How long a stopped destination stays stopped when the CRM does not say (see `stopped`). */

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FileEntry } from '../crm/adapter.js';
 import { asObject, optionalString, parseSaveResult, type SalesforceRest, soqlString, stringField } from './rest.js';
-import { statusOf } from '../crm/http.js';
+import { RETRY_ONLY_REFUSED, statusOf } from '../crm/http.js';
 
 /** A non-multipart insert carries at most 37.5 MB of base64. */
 export const JSON_BASE64_LIMIT = 37.5 * 1024 * 1024;
@@ -82,6 +82,7 @@ export class ContentFiles {
       return this.rest.json('/sobjects/ContentVersion', parseSaveResult, {
         method: 'POST',
         json: { ...entity, VersionData: file.bytes.toString('base64') },
+        retry: RETRY_ONLY_REFUSED,
         signal,
       }).then((result) => result.id);
     }

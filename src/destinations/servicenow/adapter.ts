@@ -9,7 +9,7 @@ import type { ArtifactKind, EngagementInfo } from '../../artifacts.js';
 import { MEDIA_KINDS } from '../../config-schema.js';
 import { DestinationError } from '../../errors.js';
 import { markerOf, type CrmAdapter, type CrmRecord, type FileEntry, type FoundEntry, type TextEntry } from '../crm/adapter.js';
-import { statusOf, type CrmHttp } from '../crm/http.js';
+import { RETRY_ONLY_REFUSED, statusOf, type CrmHttp } from '../crm/http.js';
 import { leafName } from '../paths.js';
 import { formatLocation, parseLocation, parseResultList, parseResultObject, queryValue, required, type Row } from './api.js';
 
@@ -83,7 +83,7 @@ export class ServicenowAdapter implements CrmAdapter {
       ...(caller ? { [caller.field]: caller.sysId } : {}),
     };
     const { value } = await this.send(
-      { method: 'POST', url: this.url(`/api/now/table/${table}`, { sysparm_fields: 'sys_id,number', sysparm_exclude_reference_link: 'true' }), json: fields, signal },
+      { method: 'POST', url: this.url(`/api/now/table/${table}`, { sysparm_fields: 'sys_id,number', sysparm_exclude_reference_link: 'true' }), json: fields, retry: RETRY_ONLY_REFUSED, signal },
       parseResultObject,
     );
     return recordOf(value);
@@ -164,7 +164,7 @@ export class ServicenowAdapter implements CrmAdapter {
     if (done) return formatLocation({ type: 'work_notes', sysId: done.sysId });
     const text = entry.previous !== undefined || earlier.length > 0 ? edited : entry.text;
     await this.send(
-      { method: 'PATCH', url: this.url(`/api/now/table/${this.options.table}/${record.id}`, { sysparm_fields: 'sys_id' }), json: { work_notes: text }, signal },
+      { method: 'PATCH', url: this.url(`/api/now/table/${this.options.table}/${record.id}`, { sysparm_fields: 'sys_id' }), json: { work_notes: text }, retry: RETRY_ONLY_REFUSED, signal },
       parseResultObject,
     );
     const written = (await this.journalWithMarker(record, markerOf(entry.key), signal)).find((note) => note.value === text);
@@ -204,9 +204,9 @@ export class ServicenowAdapter implements CrmAdapter {
   private async upload(record: CrmRecord, file: FileEntry, signal?: AbortSignal): Promise<string> {
     const url = this.url('/api/now/attachment/file', { table_name: this.options.table, table_sys_id: record.id, file_name: file.fileName });
     const headers = { 'content-type': file.contentType || 'application/octet-stream', ...(file.size !== undefined ? { 'content-length': String(file.size) } : {}) };
-    // Bytes held in memory can be sent again after a 429 or 5xx; a stream goes once (a 429 still pauses everyone).
+    // Bytes held in memory can be sent again after a 429; a stream goes once (a 429 still pauses everyone).
     const options: OptionsInit & { url: string } = file.bytes
-      ? { method: 'POST', url, headers, body: file.bytes, signal }
+      ? { method: 'POST', url, headers, body: file.bytes, signal, retry: RETRY_ONLY_REFUSED }
       : { method: 'POST', url, headers, body: file.body, signal, retry: { limit: 0 } };
     const { value } = await this.send(options, parseResultObject);
     return required(value, 'sys_id', 'the upload');

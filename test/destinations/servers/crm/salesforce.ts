@@ -56,6 +56,10 @@ export interface VersionRow {
 
 export interface SalesforceFake extends CrmFakeView {
   readonly url: string;
+  faults: CrmFakeView['faults'] & {
+    /** The next `times` requests of `method` whose path includes `pathIncludes` act, then answer 502 (a gateway lost the answer). */
+    gatewayErrorAfterWrite(method: string, pathIncludes: string, times?: number): void;
+  };
   readonly keyField: string;
   /** The private key of the fake's own certificate (when no jwtPublicKey was given), PEM. */
   readonly privateKeyPem: string | null;
@@ -151,6 +155,7 @@ export async function startSalesforceFake(options: SalesforceFakeOptions = {}): 
   let apiUsage = 0;
   let serial = 0;
   let stormLeft = 0;
+  let lostAnswers: { method: string; pathIncludes: string; times: number } | null = null;
   let dailyLimit = false;
   let baseUrl = '';
 
@@ -612,6 +617,13 @@ export async function startSalesforceFake(options: SalesforceFakeOptions = {}): 
 
   // --- plumbing ---------------------------------------------------------------------------------------------------
   function sendJson(res: ServerResponse, entry: CrmLogEntry, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (status < 300 && lostAnswers && lostAnswers.times > 0 && entry.method === lostAnswers.method && entry.path.includes(lostAnswers.pathIncludes)) {
+      lostAnswers.times -= 1;
+      entry.status = 502;
+      res.writeHead(502, { 'content-type': 'text/html' });
+      res.end('<html><body>502 Bad Gateway</body></html>');
+      return;
+    }
     entry.status = status;
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', ...(entry.token ? {} : limitHeaders()), ...headers });
@@ -711,6 +723,9 @@ export async function startSalesforceFake(options: SalesforceFakeOptions = {}): 
         dailyLimit = on;
       },
       expireTokens: () => sessions.clear(),
+      gatewayErrorAfterWrite: (method, pathIncludes, times = 1) => {
+        lostAnswers = { method, pathIncludes, times };
+      },
     },
     onWrite: (listener) => {
       writeListeners.push(listener);

@@ -37,6 +37,10 @@ export interface ServicenowFakeOptions {
 
 export interface ServicenowFake extends CrmFakeView {
   readonly url: string;
+  faults: CrmFakeView['faults'] & {
+    /** The next `times` requests of `method` whose path includes `pathIncludes` act, then answer 502 (a gateway lost the answer). */
+    gatewayErrorAfterWrite(method: string, pathIncludes: string, times?: number): void;
+  };
   /** Grants asked for at /oauth_token.do, in order, with the answer's status. */
   tokenRequests(): { grant: string; status: number }[];
   /** Refresh tokens stop working (expired after their 100 days, or revoked). */
@@ -119,6 +123,7 @@ export async function startServicenowFake(options: ServicenowFakeOptions = {}): 
   let serial = 0;
   let writes = 0;
   let stormLeft = 0;
+  let lostAnswers: { method: string; pathIncludes: string; times: number } | null = null;
   let dailySpent = false;
   const hourly = new Map<string, { windowEnd: number; count: number }>();
   const accessTokens = new Map<string, number>();
@@ -175,6 +180,11 @@ export async function startServicenowFake(options: ServicenowFakeOptions = {}): 
     const entry: CrmLogEntry = { at: now(), method: req.method ?? 'GET', path: url.pathname, status: 0 };
     log.push(entry);
     const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      if (status < 300 && lostAnswers && lostAnswers.times > 0 && req.method === lostAnswers.method && url.pathname.includes(lostAnswers.pathIncludes)) {
+        lostAnswers.times -= 1;
+        status = 502;
+        body = '<html><body>502 Bad Gateway</body></html>';
+      }
       entry.status = status;
       const retryAfter = headers['Retry-After'];
       if (retryAfter !== undefined) entry.retryAfterMs = Number(retryAfter) * 1000;
@@ -579,6 +589,9 @@ export async function startServicenowFake(options: ServicenowFakeOptions = {}): 
       },
       expireTokens: () => {
         for (const token of accessTokens.keys()) accessTokens.set(token, 0);
+      },
+      gatewayErrorAfterWrite: (method, pathIncludes, times = 1) => {
+        lostAnswers = { method, pathIncludes, times };
       },
     },
     onWrite: (listener) => {
