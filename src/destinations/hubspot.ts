@@ -137,11 +137,14 @@ export class HubspotAdapter implements CrmAdapter {
     return locations;
   }
 
-  /** Uploads the file, then points the key's note at it; an earlier copy of the same size is kept (a crash). */
+  /**
+   * Uploads the file, then points the key's note at it. A copy of the same size that is not the version being replaced
+   * is kept: it is this one, written before a crash.
+   */
   async attachFile(record: CrmRecord, file: FileEntry, signal?: AbortSignal): Promise<string> {
     const existing = await this.noteOf(file.key, signal);
     const previousFileId = attachmentOf(existing);
-    if (existing && previousFileId && file.size !== undefined) {
+    if (existing && previousFileId && file.size !== undefined && `file/${existing.id}/${previousFileId}` !== file.previous) {
       const held = await this.api.fileInfo(previousFileId, signal);
       if (held && held.size === file.size) {
         file.body.resume();

@@ -243,6 +243,18 @@ describe('hubspot: files', () => {
     expect(await sha256Of(await hubspot().read(first.location))).toBe(sha256(content));
   });
 
+  it('replaces a file with an edited version of the same size (a long note corrected: teh → the)', async () => {
+    const info = engagement();
+    const request = noteRequest(info, 'LongEdit', { extension: 'txt', contentType: 'text/plain' });
+    const first = await hubspot().put(request, bodyOf(`teh ${'x'.repeat(70_000)}`));
+    const second = await hubspot().put({ ...request, previousLocation: first.location }, bodyOf(`the ${'x'.repeat(70_000)}`));
+    expect(second.location).not.toBe(first.location);
+    const chunks: Buffer[] = [];
+    for await (const chunk of await hubspot().read(second.location)) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString('utf8').startsWith('the ')).toBe(true);
+    expect(heldFor(shared, info)[0]!.files).toHaveLength(1);
+  });
+
   it('streams a body too large to hold (no Content-Length known) and the fake keeps no partial upload when it breaks', async () => {
     const info = engagement();
     const filesBefore = shared.files().length;
