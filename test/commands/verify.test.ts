@@ -2,6 +2,7 @@
 // without --repair, and with --repair re-queues exactly those so the next run re-delivers exactly those.
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { harness, walkArchive, type Harness, type StoredFile } from '../support/harness.js';
 import { cli, schemaErrors } from './helpers.js';
@@ -26,6 +27,19 @@ function ledgerHash(h: Harness): string {
 }
 
 describe('verify', () => {
+  it('finds files where the ledger says after zoom.timezone changed, and --repair re-queues none of them', async () => {
+    const h = (current = await harness());
+    expect(await cli(['run', '--config', h.configPath, ...WINDOW], h.env(), h.dir)).toMatchObject({ code: 0, stderr: '' });
+    const delivered = walkArchive(h.archive).length;
+    // Folders are dated in zoom.timezone: most of these would be a day later in UTC+14.
+    const moved = path.join(h.dir, 'kiritimati.json');
+    const raw = JSON.parse(readFileSync(h.configPath, 'utf8')) as { zoom: Record<string, unknown> };
+    writeFileSync(moved, JSON.stringify({ ...raw, zoom: { ...raw.zoom, timezone: 'Pacific/Kiritimati' } }));
+    const verified = await cli(['verify', '--config', moved, '--repair', '--format', 'json'], h.env(), h.dir);
+    expect(verified.code).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ checked: delivered, ok: delivered, missing: 0, differs: 0, requeued: 0 });
+  });
+
   it('finds a corrupted and a deleted file; --repair re-queues them and the next run re-delivers exactly those', async () => {
     const h = (current = await harness());
     expect(await cli(['run', '--config', h.configPath, ...WINDOW], h.env(), h.dir)).toMatchObject({ code: 0, stderr: '' });
