@@ -118,7 +118,21 @@ const urlTemplate = z
   })
   .refine((template) => isAllowedHttpTarget(template.replace(/\{[^{}]*\}/g, 'x')), {
     message: 'an https:// URL template (plain http only for a loopback host such as 127.0.0.1)',
+  })
+  // Two artifacts must never share a URL (one would overwrite the other), and every URL must share the origin the
+  // headers are sent to (verify and doctor read and delete there).
+  .refine((template) => template.includes('{key}'), { message: 'a URL template that names each artifact with {key}' })
+  .refine((template) => originOf(template.replace(/\{[^{}]*\}/g, 'x')) === originOf(template.replace(/\{[^{}]*\}/g, 'y')), {
+    message: 'a URL template whose placeholders are in its path or query, not in its scheme, host or port',
   });
+
+function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
+}
 
 const headerValue = z
   .string()

@@ -1,7 +1,8 @@
-// Each artifact PUT (or POSTed) to a URL template, with an Idempotency-Key equal to the artifact key and the
+// Each artifact PUT (or POSTed) to a URL template, with an Idempotency-Key naming the artifact and its version and the
 // artifact's description as JSON in X-Zcc-Metadata. A body of up to `bufferBytes` is held in memory, so its sha256
 // travels with it (metadata, Content-Digest) and a 5xx/429/reset is retried; a larger one streams through once
 // (a one-pass download cannot be replayed): its failure fails the artifact for this run, and the next run retries.
+import { createHash } from 'node:crypto';
 import { Duration } from 'luxon';
 import type { Readable } from 'node:stream';
 import got, { HTTPError, RequestError, type Got } from 'got';
@@ -198,7 +199,7 @@ export class HttpDestination implements Destination {
     return {
       ...this.headers,
       'content-type': request.contentType,
-      'idempotency-key': idempotencyKey(request.key),
+      'idempotency-key': idempotencyKey(request.key, request.fingerprint),
       [METADATA_HEADER]: asciiJson(description),
       ...(size !== undefined ? { 'content-length': String(size) } : {}),
     };
@@ -223,12 +224,24 @@ export class HttpDestination implements Destination {
     return url.href;
   }
 
+  /**
+   * An endpoint may echo our headers in its error text (`bad credentials: Bearer …`), and the message goes into the
+   * ledger and the logs: each configured header value, and each longer word of one, is blanked.
+   */
+  private withoutSecrets(text: string): string {
+    const secrets = Object.values(this.headers)
+      .flatMap((value) => [value, ...value.split(/\s+/)])
+      .filter((secret) => secret.length >= 6)
+      .sort((a, b) => b.length - a.length);
+    return secrets.reduce((scrubbed, secret) => scrubbed.split(secret).join('[redacted]'), text);
+  }
+
   private failure(method: string, url: string, key: string, error: unknown): Error {
     if (error instanceof DestinationError || error instanceof ConfigError) return error;
     const where = `${method} ${withoutQuery(url)}`;
     if (error instanceof HTTPError) {
       const { statusCode, statusMessage } = error.response;
-      const text = typeof error.response.body === 'string' ? error.response.body.trim().slice(0, 200) : '';
+      const text = typeof error.response.body === 'string' ? this.withoutSecrets(error.response.body.trim().slice(0, 200)) : '';
       const refused = statusCode >= 400 && statusCode < 500 && statusCode !== 429;
       const tries = error.request.retryCount > 0 ? ` (after ${error.request.retryCount} retries)` : '';
       const detail = `${where} answered ${statusCode} ${statusMessage ?? ''}`.trim() + (text ? `: ${text}` : '');
@@ -243,9 +256,14 @@ export function fillTemplate(template: string, values: Record<(typeof HTTP_URL_P
   return template.replace(/\{(kind|key|engagementId|date)\}/g, (_match, name: keyof typeof values) => encodeURIComponent(values[name]));
 }
 
-/** The key itself; percent-encoded only when it is not plain printable ASCII (not a valid header value otherwise). */
-export function idempotencyKey(key: string): string {
-  return /^[\u0021-\u007e]([\u0020-\u007e]*[\u0021-\u007e])?$/.test(key) ? key : encodeURI(key);
+/**
+ * The key, and the version when known (`<key>#<16 hex of the fingerprint's sha256>`): a retry of one version repeats
+ * it, an edited note is a new operation (an endpoint that follows the Idempotency-Key draft refuses a reused key with
+ * another payload). Percent-encoded only when it is not plain printable ASCII (not a valid header value otherwise).
+ */
+export function idempotencyKey(key: string, fingerprint?: string): string {
+  const named = /^[\u0021-\u007e]([\u0020-\u007e]*[\u0021-\u007e])?$/.test(key) ? key : encodeURI(key);
+  return fingerprint === undefined ? named : `${named}#${createHash('sha256').update(fingerprint).digest('hex').slice(0, 16)}`;
 }
 
 function metadataOf(header: string | string[] | undefined): Record<string, string> {

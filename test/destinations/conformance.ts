@@ -224,9 +224,10 @@ export function destinationConformance(
     });
 
     it('put is idempotent by key: the second copy replaces the first at the same place', async () => {
-      const request = sampleRequest();
+      // A new version of the same key (an edited note) carries its own fingerprint.
+      const request = sampleRequest({ fingerprint: 'zoom:recording:v1' });
       const first = await destination().put(request, bodyOf('first version, longer'));
-      const second = await destination().put({ ...request, metadata: { v: '2' } }, bodyOf('second'));
+      const second = await destination().put({ ...request, fingerprint: 'zoom:recording:v2', metadata: { v: '2' } }, bodyOf('second'));
       // A CRM may keep a replaced file under a new id (a new upload, the old one deleted); there is still one copy.
       if (!crm) expect(second.location).toBe(first.location);
       expect(await destination().stat(request)).toEqual({ location: second.location, size: 6, metadata: crm ? {} : { v: '2' } });

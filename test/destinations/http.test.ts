@@ -5,7 +5,7 @@ import { parseConfig } from '../../src/config.js';
 import { HttpDestination, resolveHeaders, type HttpDestinationOptions, type MetadataHeader } from '../../src/destinations/http.js';
 import { createDestination } from '../../src/destinations/index.js';
 import { ConfigError } from '../../src/errors.js';
-import { bodyOf, destinationConformance, sampleRequest, sha256 } from './conformance.js';
+import { bodyOf, destinationConformance, sampleRequest, sha256, sha256Of } from './conformance.js';
 import { startRecordingServer, type RecordingServer } from './servers/recording-server.js';
 
 const MiB = 1024 * 1024;
@@ -100,6 +100,26 @@ describe('HttpDestination against a recording server', () => {
     expect(recorded?.headers['idempotency-key']).toBe('recording/R%C3%A9c%201');
   });
 
+  it('keeps its header values out of an error that echoes them (the message goes into the ledger)', async () => {
+    const destination = http({ headers: { authorization: 'Bearer hook-secret-value-8d1f2c', 'x-api-key': 'key-2b7e91aa' } });
+    server.fail({ status: 401, body: 'bad credentials: Bearer hook-secret-value-8d1f2c (api key key-2b7e91aa)' });
+    const error = (await destination.put(sampleRequest(), bodyOf('x')).then(() => new Error('stored'), (caught: unknown) => caught)) as Error;
+    expect(error.message).toMatch(/answered 401 .*bad credentials: \[redacted\] \(api key \[redacted\]\)/);
+    expect(error.message).not.toMatch(/hook-secret|2b7e91aa/);
+  });
+
+  it('sends an edited version as a new operation: its own Idempotency-Key, accepted by an endpoint that refuses a reused one', async () => {
+    const destination = http();
+    const request = sampleRequest({ kind: 'note', key: 'note/Eng001/N7', extension: 'json', contentType: 'application/json', fingerprint: 'zoom:note:v1' });
+    await destination.put(request, bodyOf('{"note":"first text"}'));
+    const edited = await destination.put({ ...request, fingerprint: 'zoom:note:v2' }, bodyOf('{"note":"edited text"}'));
+    const keys = server.requests.filter((entry) => entry.stored && entry.url.includes('N7')).map((entry) => entry.headers['idempotency-key']);
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatch(/^note\/Eng001\/N7#[0-9a-f]{16}$/);
+    expect(keys[1]).not.toBe(keys[0]);
+    expect(await sha256Of(await destination.read(edited.location))).toBe(sha256('{"note":"edited text"}'));
+  });
+
   it('retries 5xx and a reset mid-upload, storing the body once', async () => {
     const destination = http({ method: 'POST' });
     const request = sampleRequest();
@@ -189,6 +209,8 @@ describe('http config and registry', () => {
   it.each([
     [{ url: 'http://hooks.example.com/{key}' }, /destinations\[0\]\.url.*plain http only for a loopback host/],
     [{ url: 'https://hooks.example.com/{id}' }, /destinations\[0\]\.url.*placeholders are among \{kind\} \{key\} \{engagementId\} \{date\}/],
+    [{ url: 'https://hooks.example.com/zcc/{kind}/{engagementId}' }, /destinations\[0\]\.url: ".*" is not valid; expected a URL template that names each artifact with \{key\}/],
+    [{ url: 'https://{kind}.hooks.example.com/{key}' }, /destinations\[0\]\.url: ".*" is not valid; expected a URL template whose placeholders are in its path or query/],
     [{ headers: { 'Idempotency-Key': 'x' } }, /destinations\[0\]\.headers\.Idempotency-Key.*set by the destination/],
     [{ headers: { 'X-Token': '${not valid}' } }, /destinations\[0\]\.headers\.X-Token.*environment variables/],
     [{ method: 'PATCH' }, /destinations\[0\]\.method.*"PUT", "POST"/],

@@ -59,6 +59,8 @@ export async function startRecordingServer(): Promise<RecordingServer> {
     return entry.fault;
   };
 
+  /** The sha256 of the payload first stored under each Idempotency-Key. */
+  const payloads = new Map<string, string>();
   const handleWrite = (req: IncomingMessage, res: ServerResponse, record: RecordedRequest, url: string): void => {
     const fault = takeFault(req);
     if (fault && 'status' in fault) {
@@ -91,12 +93,23 @@ export async function startRecordingServer(): Promise<RecordingServer> {
         void unlink(temp).catch(() => {});
         return;
       }
+        const digest = hash.digest('hex');
+      // As the Idempotency-Key draft asks: a key used before with another payload is refused, not stored.
+      const key = header(req.headers['idempotency-key']);
+      const earlier = key === undefined ? undefined : payloads.get(key);
+      if (earlier !== undefined && earlier !== digest) {
+        void unlink(temp).catch(() => {});
+        record.status = 422;
+        res.writeHead(422, { 'content-type': 'text/plain' }).end('Idempotency-Key reused with a different payload');
+        return;
+      }
+      if (key !== undefined) payloads.set(key, digest);
       const file = path.join(dir, `${createHash('sha256').update(url).digest('hex')}.body`);
       void rename(temp, file).then(() => {
         stored.set(url, {
           file,
           size: record.bytes,
-          sha256: hash.digest('hex'),
+          sha256: digest,
           contentType: String(req.headers['content-type'] ?? 'application/octet-stream'),
           metadataHeader: header(req.headers['x-zcc-metadata']),
           idempotencyKey: header(req.headers['idempotency-key']),
