@@ -9,7 +9,7 @@ import { type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ConfigError, DestinationError } from '../errors.js';
 import { processAlive } from '../process-alive.js';
-import { objectPath, type ObjectAddress } from './paths.js';
+import { objectPath, UnsafeObjectPathError, type ObjectAddress } from './paths.js';
 import type { Destination, PutRequest, PutResult, StoredObject } from './types.js';
 
 export interface FilesystemDestinationOptions {
@@ -45,6 +45,18 @@ const WRITER = /\.([0-9a-f]{8})-(\d+)\.[0-9a-f]{16}\.partial$/;
 /** A temp file untouched this long is abandoned whoever wrote it (a writer on another host, or a pid reused). */
 const ABANDONED_AFTER_MS = 60 * 60_000;
 
+/**
+ * An artifact's place under the root. A file name ending like a sidecar is refused: an id such as `N1.json.meta` would
+ * make note N1's metadata file (`note-N1.json.meta.json`) another note's data, and each write would spoil the other.
+ */
+function dataPath(request: ObjectAddress): string {
+  const location = objectPath(request);
+  if (location.endsWith(SIDECAR_SUFFIX)) {
+    throw new UnsafeObjectPathError('key', request.key, `an id whose file name does not end in ${SIDECAR_SUFFIX} (that name holds another file's metadata)`);
+  }
+  return location;
+}
+
 export class FilesystemDestination implements Destination {
   readonly type = 'filesystem';
   readonly name: string;
@@ -64,7 +76,7 @@ export class FilesystemDestination implements Destination {
     let finalPath: string;
     try {
       signal?.throwIfAborted();
-      location = objectPath(request);
+      location = dataPath(request);
       finalPath = this.resolve(location);
       // Made again by every put (one mkdir when it exists): a staging folder someone removed costs nothing but a mkdir.
       await mkdirDurably(this.staging);
@@ -104,7 +116,7 @@ export class FilesystemDestination implements Destination {
   }
 
   async stat(request: ObjectAddress): Promise<StoredObject | null> {
-    const location = objectPath(request);
+    const location = dataPath(request);
     const finalPath = this.resolve(location);
     const stats = await stat(finalPath).catch(ignoreMissing);
     if (!stats?.isFile()) return null;

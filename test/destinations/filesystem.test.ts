@@ -115,6 +115,14 @@ describe('FilesystemDestination', () => {
     expect(files).toHaveLength(2);
   });
 
+  it('refuses an id whose file would take another note\'s metadata name, leaving that note whole', async () => {
+    const note = (id: string) => sampleRequest({ key: `note/Eng001/${id}`, kind: 'note', extension: 'json', contentType: 'application/json' });
+    const { location } = await destination.put(note('N1'), bodyOf('{"note":"first"}'));
+    await expect(destination.put(note('N1.json.meta'), bodyOf('{"note":"second"}'))).rejects.toThrow(/refusing key "note\/Eng001\/N1\.json\.meta": expected an id whose file name does not end in \.meta\.json/);
+    expect(await filesUnder(root)).toEqual([location, `${location}.meta.json`]);
+    expect(await destination.stat(note('N1'))).toMatchObject({ location, size: 16 });
+  });
+
   it('refused ids write nothing at all', async () => {
     await expect(destination.put(sampleRequest({ engagementId: '..' }), bodyOf('x'))).rejects.toThrow(/engagementId/);
     await expect(destination.put(sampleRequest({ key: 'recording/../../etc' }), bodyOf('x'))).rejects.toThrow();
