@@ -156,6 +156,26 @@ describe('Salesforce: text entries', () => {
     expect(texts[0]!.text).not.toContain('first words');
   });
 
+  it('an edited note that outgrows its place moves, and its earlier copy goes: Description block → child Task, child Task → .txt file, file → text', async () => {
+    const described = await open({ extra: { notes: 'description' } });
+    const first = await described.destination.put(note('N1'), noteBody('short original text'));
+    await described.destination.put(note('N2'), noteBody('b'.repeat(20_000)));
+    const moved = await described.destination.put({ ...note('N1'), previousLocation: first.location }, noteBody(`EDITED ${'a'.repeat(15_000)}`));
+    expect(moved.location).toMatch(/^task\//);
+    expect(described.fake.tasks().filter((task) => String(task.Description ?? '').includes('short original text'))).toEqual([]);
+    expect((await described.destination.stat(note('N1')))?.location).toBe(moved.location);
+
+    const { fake, destination } = await open();
+    const short = await destination.put(note('N3'), noteBody('short original text'));
+    const long = await destination.put({ ...note('N3'), previousLocation: short.location }, noteBody(`EDITED ${'a'.repeat(33_000)}`));
+    expect(long.location).toMatch(/^file\//);
+    expect(fake.tasks().filter((task) => String(task.Description ?? '').includes('short original text'))).toEqual([]);
+    const shortAgain = await destination.put({ ...note('N3'), previousLocation: long.location }, noteBody('short again'));
+    expect(shortAgain.location).toMatch(/^task\//);
+    expect(fake.versions()).toEqual([]);
+    expect((await destination.stat(note('N3')))?.location).toBe(shortAgain.location);
+  });
+
   it('a crash after Salesforce took the write (the same key again, no previousLocation) creates nothing new', async () => {
     const { fake, destination } = await open();
     const request = note('N1');

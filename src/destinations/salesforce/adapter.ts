@@ -88,16 +88,23 @@ export class SalesforceAdapter implements CrmAdapter {
 
   async writeTexts(record: CrmRecord, entries: readonly TextEntry[], signal?: AbortSignal): Promise<string[]> {
     const task = taskRecord(record);
+    let locations: string[];
     if (this.options.notes === 'child-tasks') {
-      const locations: string[] = [];
+      locations = [];
       for (const entry of entries) locations.push(await this.writeChildTask(task, entry, signal));
-      return locations;
+    } else {
+      locations = await this.inDescriptionQueue(task.id, () => this.writeDescription(task, entries, signal));
     }
-    return this.inDescriptionQueue(task.id, () => this.writeDescription(task, entries, signal));
+    // A text that was long enough to be a .txt file before: that copy goes once this one is in place.
+    for (const entry of entries) if (entry.previous?.startsWith('file/')) await this.removeEntry(entry.previous);
+    return locations;
   }
 
-  attachFile(record: CrmRecord, file: FileEntry, signal?: AbortSignal): Promise<string> {
-    return this.files.attach(record.id, fileTitle(taskRecord(record).engagementId, file.kind, file.key), file, signal);
+  async attachFile(record: CrmRecord, file: FileEntry, signal?: AbortSignal): Promise<string> {
+    const location = await this.files.attach(record.id, fileTitle(taskRecord(record).engagementId, file.kind, file.key), file, signal);
+    // An edited text that outgrew a Task's Description: its earlier block or child Task goes once the file is in place.
+    if (file.previous !== undefined && !file.previous.startsWith('file/')) await this.removeEntry(file.previous);
+    return location;
   }
 
   /** A text entry (a note, or a media file's link) or a file; media look for a file first, text for text first. */
@@ -225,13 +232,16 @@ export class SalesforceAdapter implements CrmAdapter {
       if (entry.previous?.startsWith('task/') || candidate.length > DESCRIPTION_LIMIT) {
         overflow.push(index);
         locations.push(null);
+        // An edited block that no longer fits moves to its child Task: the old block leaves the Description.
+        next = dropBlock(next, entry.key);
       } else {
         next = candidate;
         locations.push(descriptionLocation(task.id, entry.key));
       }
     }
-    if (next !== current) await this.setDescription(task.id, next, signal);
+    // Child Tasks first: a block dropped from the Description is only gone once its child Task holds the text.
     for (const index of overflow) locations[index] = await this.writeChildTask(task, entries[index]!, signal);
+    if (next !== current) await this.setDescription(task.id, next, signal);
     return locations.map((location) => location!);
   }
 
