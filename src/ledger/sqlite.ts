@@ -398,7 +398,7 @@ export class SqliteLedger implements Ledger {
       this
         .sql(`SELECT mode, window_from, window_to, scope_json FROM runs WHERE listing_complete = 1 AND mode != 'dry-run' ORDER BY window_from`)
         .all() as { mode: RunMode; window_from: string; window_to: string; scope_json: string | null }[]
-    ).filter((run) => run.scope_json === null || kinds.every((kind) => (JSON.parse(run.scope_json!) as RunScope).kinds.includes(kind)));
+    ).filter((run) => listedEvery(run.scope_json, kinds));
     const latestEnd = (runs: typeof complete) => runs.reduce<string | null>((end, run) => (end === null || run.window_to > end ? run.window_to : end), null);
     let end = latestEnd(complete.filter((run) => run.mode === 'run'));
     if (end === null) return latestEnd(complete);
@@ -987,6 +987,13 @@ export class SqliteLedger implements Ledger {
       reason: row.reason,
     }));
   }
+}
+
+/** Whether a run with this stored scope listed every one of `kinds` (a run from before scopes were stored did). */
+function listedEvery(scopeJson: string | null, kinds: readonly ArtifactKind[]): boolean {
+  if (scopeJson === null) return true;
+  const listed = (JSON.parse(scopeJson) as RunScope).kinds;
+  return kinds.every((kind) => listed.includes(kind));
 }
 
 /** A scope as stored: kinds and destinations sorted, so equal scopes are equal text. */
