@@ -112,15 +112,18 @@ describe('a run into S3 and HTTP at once', () => {
     for (const artifact of media) expect(await s3Sha256(byArtifact.get(artifact.key)!)).toBe(artifact.sha256);
     expect(s3.proxy.requests.some((request) => request.query.has('partNumber'))).toBe(true);
 
-    // HTTP: one stored PUT per note and disposition, named by its Idempotency-Key, with the bearer from the env.
+    // HTTP: one stored PUT per note and disposition, named by its Idempotency-Key (key#version), with the bearer from
+    // the env.
+    const artifactOf = (idempotencyKey: string) => idempotencyKey.replace(/#[0-9a-f]{16}$/, '');
     const stores = hook.storesByKey();
-    expect([...stores.keys()].sort()).toEqual(crm.map((artifact) => artifact.key).sort());
+    expect([...stores.keys()].every((key) => /#[0-9a-f]{16}$/.test(key))).toBe(true);
+    expect([...stores.keys()].map(artifactOf).sort()).toEqual(crm.map((artifact) => artifact.key).sort());
     expect([...stores.values()].every((count) => count === 1)).toBe(true);
     const puts = hook.requests.filter((request) => request.method === 'PUT');
     expect(puts).toHaveLength(crm.length);
     expect(puts.every((request) => request.headers.authorization === 'Bearer e2e-token')).toBe(true);
     for (const artifact of crm) {
-      const put = puts.find((request) => request.headers['idempotency-key'] === artifact.key)!;
+      const put = puts.find((request) => artifactOf(String(request.headers['idempotency-key'])) === artifact.key)!;
       const body = JSON.parse(await readFile(hook.stored.get(put.url)!.file, 'utf8')) as { note?: string; disposition_name?: string };
       expect(artifact.kind === 'note' ? body.note : body.disposition_name).toBe(artifact.text);
     }
