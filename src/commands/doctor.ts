@@ -221,7 +221,8 @@ async function destinationCheck(destination: DestinationConfig, timezone: string
       destination.type === 'filesystem'
         ? `make ${destination.path} a folder this user can create and write (or change its "path" in the config)`
         : `check destination "${destination.name}": its credentials, permissions and address`;
-    return { name, status: 'failed', detail: `${destination.type}${where}: ${(error as Error).message}`, fix };
+    // A secret the destination names in the environment but that is not set is a config problem (exit 2).
+    return { name, status: 'failed', detail: `${destination.type}${where}: ${(error as Error).message}`, fix, ...(error instanceof ConfigError ? { config: true } : {}) };
   }
 }
 

@@ -86,6 +86,9 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
       threshold: options.pendingOlderThan,
       olderThan: new Date(now.getTime() - threshold.toMillis()),
     });
+    // The ledger keeps errors as destinations said them; they are redacted whole here, before the table cuts them short
+    // (a secret cut in half no longer matches the redactor on the way out).
+    for (const item of report.failing.items) if (item.lastError !== null) item.lastError = context.redact(item.lastError);
     context.out(options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report));
     return 0;
   } finally {

@@ -144,6 +144,14 @@ describe('doctor', () => {
     expect(broken.code).toBe(2);
     expect(checkLines(broken.stdout)[0]).toMatch(/^✗ config: concurrency: "four" is not valid.*→ fix the key named above/);
 
+    // A destination whose secret (named in the config, read from the environment) is not set: a config problem too.
+    const unset = writeConfig(h, 'hook.json', (raw) => {
+      raw.destinations = [{ name: 'hook', type: 'http', url: 'http://127.0.0.1:9/{key}', headers: { Authorization: 'Bearer ${MY_HOOK_TOKEN}' } }];
+    });
+    const noSecret = await cli(['doctor', '--config', unset, '--min-free', '1'], { ...h.env(), MY_HOOK_TOKEN: '' }, h.dir);
+    expect(checkLines(noSecret.stdout)).toContainEqual(expect.stringMatching(/^✗ destination hook: http: environment variable MY_HOOK_TOKEN/));
+    expect(noSecret.code).toBe(2);
+
     const tiny = await cli(['doctor', '--config', h.configPath, '--min-free', '999999999'], h.env(), h.dir);
     expect(tiny.code).toBe(3);
     expect(checkLines(tiny.stdout)).toContainEqual(expect.stringMatching(/^✗ disk space \(ledger, archive\): only .* free .*→ free up space/));

@@ -175,6 +175,24 @@ describe('status', () => {
     expect(view.websocketGaps[1]!.durationMs).toBe(now.getTime() - Date.parse('2026-11-01T00:00:00.000Z'));
   });
 
+  it('never shows a secret in a failing artifact\'s last error, even one the table cuts short', async () => {
+    const h = (current = await harness());
+    expect((await cli(['run', '--config', h.configPath, ...WINDOW], h.env(), h.dir)).code).toBe(0);
+    const secret = h.env().ZOOM_CLIENT_SECRET!;
+    const ledger = SqliteLedger.open(h.ledgerPath);
+    // An error as a destination might word it, with the secret straddling the table's 160-character cut.
+    ledger.recordFailure({ destination: 'archive', key: 'note/E1/N1', error: `PUT refused: 401 ${'x'.repeat(130)} secret=${secret} rejected`, at: '2026-11-20T00:00:00Z' });
+    ledger.close();
+    const env = { ...h.env(), FORCE_COLOR: '0' };
+    const table = await cli(['status', '--config', h.configPath], env, h.dir);
+    const json = await cli(['status', '--config', h.configPath, '--format', 'json'], env, h.dir);
+    expect(secret.length).toBeGreaterThan(12);
+    // The table cuts the redacted text (`secret=[red…`); the JSON carries it whole.
+    expect(table.stdout).toMatch(/secret=\[red/);
+    expect(json.stdout).toContain('secret=[redacted] rejected');
+    for (const output of [table.stdout, json.stdout]) expect(output).not.toContain(secret.slice(0, 12));
+  });
+
   it('refuses bad options with exit 2', async () => {
     const h = (current = await harness());
     expect(await cli(['status', '--config', h.configPath, '--runs', '0'], h.env(), h.dir)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--runs "0" is not valid/) });
