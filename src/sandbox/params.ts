@@ -157,6 +157,8 @@ export function resolveWindow(op: OperationId, params: Params, nowSec: number): 
   if (isErrorBody(from)) return from;
   const to = parseBound(style, 'to', toText, timezone, true);
   if (isErrorBody(to)) return to;
+  // zcc-openapi.json, `to` of List Engagements and of the inbox message lists: "the same format as the from parameter".
+  if (style !== 'recordings' && to.bare !== from.bare) return validationFailed('to', 'to must be in the same format as from.');
   if (to.at < from.at) return validationFailed('to', 'to must not be earlier than from.');
   // Exactly one calendar month is allowed. Bare dates compare as dates (to is the whole day).
   const toCompare = to.bare ? to.at.startOf('day') : to.at;

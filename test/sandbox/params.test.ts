@@ -63,6 +63,9 @@ describe('strict parameters', () => {
       [REC, { to: '2026-11-01T00:00:00Z' }],
       [ENG, { from: '2026-11-02', to: '2026-11-01' }],
       [REC, { from: '2026-11-02T00:00:00Z', to: '2026-11-01T23:59:59Z' }],
+      // "the same format as the from parameter"
+      [ENG, { from: '2026-11-20', to: '2026-11-21T00:00:00Z', timezone: 'UTC' }],
+      [MSG, { from: '2026-11-01T00:00:00Z', to: '2026-11-21' }],
     ];
     for (const [path, query] of bad) {
       const reply = await call(sb, token, path, query);
