@@ -44,11 +44,18 @@ interface Armed { target: FaultTarget; fault: Fault; remaining: number; skip: nu
 
 const DOWNLOAD_ONLY = new Set(['resetMidBody', 'truncate', 'slowBody', 'wrongLength', 'redirect']);
 const LIST_ONLY = new Set(['repeatPageToken', 'cyclePageToken', 'shiftPage', 'moveItem', 'duplicateItems']);
+/** List faults that act on a page token, so only on requests that send one. */
+const ON_PAGE_TOKEN = new Set(['repeatPageToken', 'cyclePageToken', 'stalePageToken']);
+
+/** A fault the list handler itself applies to the page it answers (the others replace or delay the answer). */
+export function isListFault(fault: Fault): boolean {
+  return LIST_ONLY.has(fault.type);
+}
 
 function applicable(fault: Fault, ctx: FaultContext): boolean {
   if (DOWNLOAD_ONLY.has(fault.type)) return ctx.kind === 'download';
-  if (LIST_ONLY.has(fault.type)) return ctx.kind === 'list' && ((fault.type !== 'repeatPageToken' && fault.type !== 'cyclePageToken') || ctx.hasPageToken);
-  if (fault.type === 'stalePageToken') return ctx.kind === 'list' && ctx.hasPageToken;
+  if (ON_PAGE_TOKEN.has(fault.type)) return ctx.kind === 'list' && ctx.hasPageToken;
+  if (LIST_ONLY.has(fault.type)) return ctx.kind === 'list';
   if (fault.type === 'expireToken' || fault.type === 'expireToken400') return ctx.kind !== 'token' && ctx.hasBearer;
   return true;
 }

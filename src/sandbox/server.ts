@@ -6,7 +6,7 @@ import type { Credentials, TokenStore } from './auth.js';
 import { tokenAnswer } from './auth.js';
 import type { Content } from './content.js';
 import { serveDownload } from './downloads.js';
-import type { Fault, FaultBook, FaultLabel } from './faults.js';
+import { isListFault, type Fault, type FaultBook, type FaultLabel } from './faults.js';
 import type { ByteRate } from './media.js';
 import type { OperationId } from './params.js';
 import type { RateLimiter } from './ratelimit.js';
@@ -150,7 +150,7 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   if (r.kind === 'download') {
     return serveDownload(req, res, deps.content.byPath(path), fault, deps.bandwidth, deps.stats, deps.streamBandwidth);
   }
-  const listFault = fault && ['repeatPageToken', 'cyclePageToken', 'shiftPage', 'moveItem', 'duplicateItems'].includes(fault.type) ? (fault as ListFault) : null;
+  const listFault = fault && isListFault(fault) ? (fault as ListFault) : null;
   const result = deps.api().handle(r.operationId as OperationId, path, r.pathId, url.searchParams, listFault);
   return json(res, result.status, result.body);
 }
