@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import got, { HTTPError, RequestError, type Got } from 'got';
 import { HTTP_URL_PLACEHOLDERS, type HttpDestinationConfig } from '../config-schema.js';
 import { ConfigError, DestinationError } from '../errors.js';
+import { redactor } from '../redact.js';
 import { meterBody, readHead, wholeBody, whenAnswered } from './body.js';
 import { asciiJson } from './object-store.js';
 import { objectPath, type ObjectAddress } from './paths.js';
@@ -74,6 +75,11 @@ export class HttpDestination implements Destination {
   private readonly headers: Record<string, string>;
   private readonly bufferBytes: number;
   private readonly client: Got;
+  /**
+   * An endpoint may echo our headers in its error text (`bad credentials: Bearer …`), and the message goes into the
+   * ledger: each configured header value, and each word of one, is blanked (whole values first).
+   */
+  private readonly withoutSecrets: (text: string) => string;
 
   static fromConfig(config: HttpDestinationConfig, env: NodeJS.ProcessEnv): HttpDestination {
     return new HttpDestination({
@@ -97,6 +103,10 @@ export class HttpDestination implements Destination {
     this.origin = new URL(fillTemplate(options.url, { kind: 'x', key: 'x', engagementId: 'x', date: 'x' })).origin;
     this.method = options.method ?? 'PUT';
     this.headers = { ...options.headers };
+    const secrets = Object.values(this.headers)
+      .flatMap((value) => [value, ...value.split(/\s+/)])
+      .sort((a, b) => b.length - a.length);
+    this.withoutSecrets = redactor({}, () => secrets);
     this.bufferBytes = options.bufferBytes ?? 8 * MiB;
     const timeoutMs = options.timeoutMs ?? 60_000;
     const retry = options.retry ?? { limit: 5, maxBackoffMs: 30_000, maxRetryAfterMs: 120_000 };
@@ -222,18 +232,6 @@ export class HttpDestination implements Destination {
     }
     if (url?.origin !== this.origin) throw new DestinationError(this.name, `location ${JSON.stringify(location)} is not under ${this.origin}`);
     return url.href;
-  }
-
-  /**
-   * An endpoint may echo our headers in its error text (`bad credentials: Bearer …`), and the message goes into the
-   * ledger and the logs: each configured header value, and each longer word of one, is blanked.
-   */
-  private withoutSecrets(text: string): string {
-    const secrets = Object.values(this.headers)
-      .flatMap((value) => [value, ...value.split(/\s+/)])
-      .filter((secret) => secret.length >= 6)
-      .sort((a, b) => b.length - a.length);
-    return secrets.reduce((scrubbed, secret) => scrubbed.split(secret).join('[redacted]'), text);
   }
 
   private failure(method: string, url: string, key: string, error: unknown): Error {
