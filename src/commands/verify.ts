@@ -186,9 +186,7 @@ async function checkEntry(
     if (stored.location !== entry.location) return problem('differs', `stored at ${stored.location}, the ledger says ${entry.location}`);
     if (entry.size !== null && stored.size !== entry.size) return problem('differs', `size ${stored.size}, the ledger says ${entry.size}`);
     if (sizeOnly || entry.sha256 === null) return null;
-    const hash = createHash('sha256');
-    for await (const chunk of await destination.read(entry.location)) hash.update(chunk as Buffer);
-    const sha256 = hash.digest('hex');
+    const { sha256 } = await hashStored(destination, entry.location);
     return sha256 === entry.sha256 ? null : problem('differs', `sha256 ${sha256.slice(0, 12)}…, the ledger says ${entry.sha256.slice(0, 12)}…`);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return problem('missing', `missing at ${entry.location}`);
@@ -196,19 +194,20 @@ async function checkEntry(
   }
 }
 
-/** The size and sha256 of what is stored at `location`, or null when it cannot be read there. */
-async function readBack(destination: Destination, location: string): Promise<{ size: number; sha256: string } | null> {
-  try {
-    const hash = createHash('sha256');
-    let size = 0;
-    for await (const chunk of await destination.read(location)) {
-      hash.update(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
-    return { size, sha256: hash.digest('hex') };
-  } catch {
-    return null;
+/** The size and sha256 of what is stored at `location`, read back as it streams. */
+async function hashStored(destination: Destination, location: string): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of await destination.read(location)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
   }
+  return { size, sha256: hash.digest('hex') };
+}
+
+/** hashStored, or null when nothing can be read at `location`. */
+async function readBack(destination: Destination, location: string): Promise<{ size: number; sha256: string } | null> {
+  return hashStored(destination, location).catch(() => null);
 }
 
 function counts(report: VerifyReport) {
