@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { MemoryDestination } from '../../src/destinations/memory.js';
 import { DestinationError } from '../../src/errors.js';
+import type { RunEvent, RunRequest, RunResult } from '../../src/run.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { operationFor, validateRequest } from '../support/openapi.js';
 import { harness, listFiles, NOW, walkArchive, type Harness } from '../support/harness.js';
@@ -13,6 +14,21 @@ afterEach(async () => {
   await current?.close();
   current = null;
 });
+
+/** Runs, and stops the run (as SIGINT would) at the `count`th event that `counted` picks. */
+function runStoppedAt(h: Harness, request: Partial<RunRequest>, counted: (event: RunEvent) => boolean, count: number): Promise<RunResult> {
+  const controller = new AbortController();
+  let seen = 0;
+  return h.run({
+    ...request,
+    signal: controller.signal,
+    onEvent: (event) => {
+      if (counted(event) && ++seen === count) controller.abort();
+    },
+  });
+}
+
+const chunkListed = (event: RunEvent) => event.type === 'chunk' && event.state === 'listed';
 
 function expectMatchesTruth(h: Harness, window: { from: Date; to: Date }) {
   const truth = h.sandbox.truth.artifacts(window);
@@ -114,15 +130,7 @@ describe('reconciliation against the sandbox', () => {
     // At concurrency 4 the stop after 40 deliveries comes once some chunks are done (more at once leaves none done yet).
     const h = (current = await harness({ days: 100, engagementsPerDay: 3, config: { concurrency: 4 } }));
     const bounds = { from: '2026-08-22', to: '2026-11-19' };
-    const controller = new AbortController();
-    let delivered = 0;
-    const stopped = await h.run({
-      ...bounds,
-      signal: controller.signal,
-      onEvent: (event) => {
-        if (event.type === 'delivered' && ++delivered === 40) controller.abort();
-      },
-    });
+    const stopped = await runStoppedAt(h, bounds, (event) => event.type === 'delivered', 40);
     expect(stopped.interrupted).toBe(true);
     expect(stopped.chunks).toBe(4);
 
@@ -157,16 +165,7 @@ describe('reconciliation against the sandbox', () => {
   it('resumes a backfill only from a run that listed the same kinds into the same destinations', async () => {
     const h = (current = await harness({ days: 100, engagementsPerDay: 3, config: { concurrency: 4 } }));
     const bounds = { from: '2026-08-22', to: '2026-11-19' };
-    const controller = new AbortController();
-    let delivered = 0;
-    const recordingsOnly = await h.run({
-      ...bounds,
-      kinds: ['recording'],
-      signal: controller.signal,
-      onEvent: (event) => {
-        if (event.type === 'chunk' && event.state === 'listed' && ++delivered === 2) controller.abort();
-      },
-    });
+    const recordingsOnly = await runStoppedAt(h, { ...bounds, kinds: ['recording'] }, chunkListed, 2);
     expect(recordingsOnly.interrupted).toBe(true);
     const db = new Database(h.ledgerPath, { readonly: true });
     expect(db.prepare('SELECT count(*) FROM chunks').pluck().get()).toBeGreaterThan(0);
@@ -195,15 +194,7 @@ describe('reconciliation against the sandbox', () => {
   });
   it('resumes a backfill given only --from, whose end is the time it ran', async () => {
     const h = (current = await harness({ days: 100, engagementsPerDay: 3, config: { concurrency: 4 } }));
-    const controller = new AbortController();
-    let listed = 0;
-    const stopped = await h.run({
-      from: '2026-08-22',
-      signal: controller.signal,
-      onEvent: (event) => {
-        if (event.type === 'chunk' && event.state === 'listed' && ++listed === 2) controller.abort();
-      },
-    });
+    const stopped = await runStoppedAt(h, { from: '2026-08-22' }, chunkListed, 2);
     expect(stopped.interrupted).toBe(true);
     h.clock.now = new Date(NOW.getTime() + 60_000);
     const resumedChunks: string[] = [];

@@ -101,15 +101,18 @@ describe('claims', () => {
     ledger.close();
   });
 
+  /** `holder` claims `key` for a minute: others find it held until the lease ends, then take it. */
+  function expectHeldUntilLeaseEnds(ledger: SqliteLedger, key: typeof target, holder: LeaseHolder): void {
+    expect(ledger.claim(key, holder, 'event', T0, later(60_000))).toBe('claimed');
+    expect(ledger.claim(key, newLeaseHolder('run'), 'reconcile', later(59_999), later(120_000))).toBe('held');
+    expect(ledger.claim(key, newLeaseHolder('run'), 'reconcile', later(60_001), later(120_000))).toBe('claimed');
+  }
+
   it('frees the claim of a holder that died on this host at once, and of another host when its lease ends', () => {
     const ledger = open();
     expect(ledger.claim(target, deadHolder(), 'event', T0, later(600_000))).toBe('claimed');
     expect(ledger.claim(target, newLeaseHolder('run'), 'reconcile', T0, later(60_000))).toBe('claimed');
-    const remote = { destination: 'archive', key: 'note/E1/N1', fingerprint: 'f' };
-    const elsewhere: LeaseHolder = { id: 'listen:other-host', host: 'other-host.invalid', pid: 1 };
-    expect(ledger.claim(remote, elsewhere, 'event', T0, later(60_000))).toBe('claimed');
-    expect(ledger.claim(remote, newLeaseHolder('run'), 'reconcile', later(59_999), later(120_000))).toBe('held');
-    expect(ledger.claim(remote, newLeaseHolder('run'), 'reconcile', later(60_001), later(120_000))).toBe('claimed');
+    expectHeldUntilLeaseEnds(ledger, { destination: 'archive', key: 'note/E1/N1', fingerprint: 'f' }, { id: 'listen:other-host', host: 'other-host.invalid', pid: 1 });
     ledger.close();
   });
 
@@ -118,11 +121,7 @@ describe('claims', () => {
     // The pid of a live process that is not the holder (this test's parent), and this process's own pid under an
     // earlier holder id (a restart under the same pid).
     for (const pid of [process.ppid, process.pid]) {
-      const key = { ...target, key: `recording/R-${pid}` };
-      const gone: LeaseHolder = { id: `run:earlier-${pid}`, host: hostname(), pid };
-      expect(ledger.claim(key, gone, 'reconcile', T0, later(60_000))).toBe('claimed');
-      expect(ledger.claim(key, newLeaseHolder('run'), 'reconcile', later(59_999), later(120_000))).toBe('held');
-      expect(ledger.claim(key, newLeaseHolder('run'), 'reconcile', later(60_001), later(120_000))).toBe('claimed');
+      expectHeldUntilLeaseEnds(ledger, { ...target, key: `recording/R-${pid}` }, { id: `run:earlier-${pid}`, host: hostname(), pid });
     }
     ledger.close();
   });
