@@ -2,6 +2,7 @@
 import { Duration } from 'luxon';
 import { z } from 'zod';
 import { ARTIFACT_KINDS } from './artifacts.js';
+import { socketTokenMayGoTo, ZOOM_WEBSOCKET_HOST } from './zoom/hosts.js';
 
 const isoDuration = z
   .string()
@@ -381,8 +382,9 @@ export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   zoom: z
     .strictObject({
-      apiBaseUrl: z.url().default('https://api.zoom.us/v2'),
-      oauthTokenUrl: z.url().default('https://zoom.us/oauth/token'),
+      // The token and the client secret travel to these: https, or plain http only to loopback (the sandbox).
+      apiBaseUrl: z.url().refine(isAllowedHttpTarget, { message: 'an https:// URL (plain http only to loopback)' }).default('https://api.zoom.us/v2'),
+      oauthTokenUrl: z.url().refine(isAllowedHttpTarget, { message: 'an https:// URL (plain http only to loopback)' }).default('https://zoom.us/oauth/token'),
       downloadHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'a host or host:port')).min(1)
         .default(['api.zoom.us', 'zoom.us']),
       timezone: timezone.default('UTC'),
@@ -431,6 +433,15 @@ export const configSchema = z.strictObject({
     .superRefine(checkDestinationNames)
     .default([{ name: 'archive', type: 'filesystem', path: './archive' }]),
   listen: listenSchema,
+}).superRefine((config, context) => {
+  // The subscription's access token goes in the socket URL's query string: only to Zoom's hosts, never in clear.
+  if (!socketTokenMayGoTo(new URL(config.listen.websocket.url), config.zoom.downloadHosts, config.zoom.apiBaseUrl)) {
+    context.addIssue({
+      code: 'custom',
+      path: ['listen', 'websocket', 'url'],
+      message: `wss://${ZOOM_WEBSOCKET_HOST}/ws or another host in zoom.downloadHosts (ws:// only to loopback): the Zoom token travels in its query string`,
+    });
+  }
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -155,7 +155,8 @@ class RunObserver {
       context.out(renderReport(result, format === 'json' ? 'json' : 'table', timing));
     }
     if (this.html && this.options.reportFile) {
-      writeFileSync(this.options.reportFile, this.html.render(toJsonReport(result, timing)), { mode: 0o644 });
+      // Its failures quote destinations' answers; like the ledger and the log file, it is for the operator's eyes.
+      writeFileSync(this.options.reportFile, context.redact(this.html.render(toJsonReport(result, timing))), { mode: 0o600 });
     }
     // JSON logs on stderr already carry run_end and every failure; a text summary there would only be noise.
     const jsonOnStderr = global.logFormat === 'json' && !global.logFile;

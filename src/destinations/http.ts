@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import got, { HTTPError, RequestError, type Got } from 'got';
 import { HTTP_URL_PLACEHOLDERS, type HttpDestinationConfig } from '../config-schema.js';
 import { ConfigError, DestinationError } from '../errors.js';
+import { foreignLine } from '../foreign-text.js';
 import { redactor } from '../redact.js';
 import { meterBody, readHead, wholeBody, whenAnswered } from './body.js';
 import { asciiJson } from './object-store.js';
@@ -239,7 +240,8 @@ export class HttpDestination implements Destination {
     const where = `${method} ${withoutQuery(url)}`;
     if (error instanceof HTTPError) {
       const { statusCode, statusMessage } = error.response;
-      const text = typeof error.response.body === 'string' ? this.withoutSecrets(error.response.body.trim().slice(0, 200)) : '';
+      // Header secrets are blanked before the cut (a secret cut short would no longer match).
+      const text = typeof error.response.body === 'string' ? foreignLine(this.withoutSecrets(error.response.body.slice(0, 8192)), 200) : '';
       const refused = statusCode >= 400 && statusCode < 500 && statusCode !== 429;
       const tries = error.request.retryCount > 0 ? ` (after ${error.request.retryCount} retries)` : '';
       const detail = `${where} answered ${statusCode} ${statusMessage ?? ''}`.trim() + (text ? `: ${text}` : '');

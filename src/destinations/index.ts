@@ -3,9 +3,12 @@
 import { ARTIFACT_KINDS, type ArtifactKind } from '../artifacts.js';
 import type { DestinationConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
+import { rememberSecret } from '../redact.js';
 import type { Destination } from './types.js';
 
 export async function createDestination(config: DestinationConfig): Promise<Destination> {
+  // A destination's answers may echo these (a gateway quoting the request): they are kept out of output and ledger.
+  for (const name of secretEnvNames(config)) rememberSecret(process.env[name]);
   switch (config.type) {
     case 'filesystem': {
       const { FilesystemDestination, checkRoot } = await import('./filesystem.js');

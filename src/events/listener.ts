@@ -16,6 +16,7 @@ import { buildWorker } from './drain.js';
 import { ThreadedWorker } from './threaded.js';
 import { DEFAULT_RETRY_DELAYS_MS, type InboxDrain } from './worker.js';
 import { buildZoom } from '../zoom/build.js';
+import { socketTokenMayGoTo, ZOOM_WEBSOCKET_HOST } from '../zoom/hosts.js';
 
 export interface ListenRequest {
   config: Config;
@@ -65,6 +66,11 @@ export async function startListener(request: ListenRequest): Promise<Listener> {
       undefined,
       'the webhook secret token of your Marketplace app (or ZCC_FLOW_SECRET, or listen.websocket.subscriptionId): listen has nothing to listen to',
     );
+  }
+  // The config schema refuses such a URL; this guards a config built in code as well.
+  const { url: socketUrl, subscriptionId: socketSubscription } = config.listen.websocket;
+  if (socketSubscription !== null && !socketTokenMayGoTo(new URL(socketUrl), config.zoom.downloadHosts, config.zoom.apiBaseUrl)) {
+    throw new ConfigError('listen.websocket.url', socketUrl, `wss://${ZOOM_WEBSOCKET_HOST}/ws or another host in zoom.downloadHosts (ws:// only to loopback)`);
   }
   const ledger = openLedger(config.ledger.path);
   // Stops the WebSocket's token requests when the listener closes.

@@ -5,6 +5,7 @@
 import WebSocket, { type RawData } from 'ws';
 import type { Clock } from '../clock.js';
 import type { Ledger } from '../ledger/types.js';
+import { foreignLine } from '../foreign-text.js';
 import type { TokenProvider } from '../zoom/auth.js';
 import { classifyZoomEvent } from './events.js';
 import type { Inbox } from './inbox.js';
@@ -148,7 +149,7 @@ export class EventSocket {
           log('info', 'websocket_connected', { subscriptionId });
           return null;
         }
-        log('warn', 'websocket_refused', { subscriptionId, content: typeof frame.content === 'string' ? frame.content.slice(0, 200) : null });
+        log('warn', 'websocket_refused', { subscriptionId, content: typeof frame.content === 'string' ? foreignLine(frame.content, 200) : null });
         return 'token_refused';
       case 'message':
         this.onEvent(frame.content);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ARTIFACT_KINDS, type Artifact, type ArtifactKind, type SourceName } from '../artifacts.js';
 import { LedgerLockedError } from '../errors.js';
+import { foreignLine } from '../foreign-text.js';
 import { processAlive } from '../process-alive.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 import type {
@@ -72,6 +73,14 @@ interface DeliveredRow {
 
 interface PagedArtifactRow extends ArtifactRow {
   cursor: number;
+}
+
+/**
+ * Error text as the ledger keeps it: often another service's words (a CRM's answer), so secrets it echoes are removed
+ * and control characters blanked before it is stored, where `status` would show it to anyone who can read the ledger.
+ */
+function storedText(text: string, max: number): string {
+  return foreignLine(text, max);
 }
 
 /** Stored artifacts read per page when a run walks the pending or failing ones. */
@@ -562,7 +571,7 @@ export class SqliteLedger implements Ledger {
     // A failed re-delivery of an edited note keeps the earlier copy's record: it is still delivered, just stale.
     const statement = this.sql(ENGINE_SQL.recordFailure);
     const attempts = failure.countsAsAttempt === false ? 0 : 1;
-    this.writeLater(() => statement.run(failure.destination, failure.key, attempts, failure.error.slice(0, 2000), failure.at, failure.fingerprint ?? null));
+    this.writeLater(() => statement.run(failure.destination, failure.key, attempts, storedText(failure.error, 2000), failure.at, failure.fingerprint ?? null));
   }
 
   counts(): { artifacts: number; deliveries: number; failed: number; pending: number } {
@@ -788,7 +797,7 @@ export class SqliteLedger implements Ledger {
     );
     let changed = 0;
     this.db.transaction(() => {
-      for (const entry of entries) changed += update.run(entry.reason.slice(0, 2000), at, entry.destination, entry.key).changes;
+      for (const entry of entries) changed += update.run(storedText(entry.reason, 2000), at, entry.destination, entry.key).changes;
     })();
     return changed;
   }
@@ -854,7 +863,7 @@ export class SqliteLedger implements Ledger {
         `UPDATE event_inbox SET state = 'done', outcome = ?, finished_at = ?, lease_owner = NULL, lease_host = NULL,
            lease_pid = NULL, lease_until = NULL WHERE id = ?`,
       )
-      .run(outcome.slice(0, 2000), at, id);
+      .run(storedText(outcome, 2000), at, id);
   }
 
   deferInboxEntry(id: number, retryAt: string, error: string): void {
@@ -863,7 +872,7 @@ export class SqliteLedger implements Ledger {
         `UPDATE event_inbox SET attempts = attempts + 1, not_before = ?, last_error = ?, lease_owner = NULL,
            lease_host = NULL, lease_pid = NULL, lease_until = NULL WHERE id = ?`,
       )
-      .run(retryAt, error.slice(0, 2000), id);
+      .run(retryAt, storedText(error, 2000), id);
   }
 
   handBackInboxEntries(holder: LeaseHolder): number {
@@ -963,7 +972,7 @@ export class SqliteLedger implements Ledger {
       if (open) return;
       this
         .sql('INSERT INTO websocket_gaps (subscription_id, disconnected_at, reason) VALUES (?, ?, ?)')
-        .run(subscriptionId, at, reason.slice(0, 500));
+        .run(subscriptionId, at, storedText(reason, 500));
     }).immediate();
   }
 

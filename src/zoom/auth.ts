@@ -5,6 +5,7 @@ import got, { HTTPError, RequestError } from 'got';
 import type { Clock } from '../clock.js';
 import type { ZoomSecrets } from '../config.js';
 import { CredentialsRefusedError, ZoomUnavailableError } from '../errors.js';
+import { rememberSecret } from '../redact.js';
 
 const REFRESH_MARGIN_MS = 5 * 60_000;
 const REFUSAL_MEMORY_MS = 60_000;
@@ -66,6 +67,7 @@ export class TokenProvider {
       if (typeof body.access_token !== 'string' || typeof body.expires_in !== 'number') {
         throw new ZoomUnavailableError(`the Zoom token endpoint ${host} answered without access_token/expires_in`);
       }
+      rememberSecret(body.access_token);
       this.cached = { value: body.access_token, expiresAt: clock.now().getTime() + body.expires_in * 1000 };
       return body.access_token;
     } catch (error) {

@@ -3,6 +3,7 @@
 import got, { HTTPError, RequestError, type Got, type RetryObject } from 'got';
 import type { Clock } from '../clock.js';
 import { ArtifactError, ListingIncompleteError, QuotaExhaustedError, ZoomApiError, ZoomRequestError, ZoomUnavailableError } from '../errors.js';
+import { foreignLine } from '../foreign-text.js';
 import type { TokenProvider } from './auth.js';
 import { assertTokenHost } from './hosts.js';
 import type { RateLabel, RatePacer } from './pacer.js';
@@ -189,7 +190,7 @@ export function parseZoomError(body: unknown): { code?: number; message?: string
     const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as { code?: unknown; message?: unknown; errorCode?: unknown } | null;
     if (parsed === null || typeof parsed !== 'object') return {};
     const code = typeof parsed.code === 'number' ? parsed.code : typeof parsed.errorCode === 'number' ? parsed.errorCode : undefined;
-    return { code, message: typeof parsed.message === 'string' ? parsed.message.slice(0, 300) : undefined };
+    return { code, message: typeof parsed.message === 'string' ? foreignLine(parsed.message, 300) : undefined };
   } catch {
     return {};
   }

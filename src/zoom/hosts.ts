@@ -19,6 +19,16 @@ export function tokenMayGoTo(url: URL, downloadHosts: readonly string[], apiBase
   return url.protocol === 'http:' && isLoopback(url.hostname);
 }
 
+/** Zoom's WebSocket host (zcc-events.md): a subscription's access token travels in the query string of its URL. */
+export const ZOOM_WEBSOCKET_HOST = 'ws.zoom.us';
+
+/** The same rule for a WebSocket URL: wss (ws only to loopback), to Zoom's WebSocket host or a host Zoom's token may go to. */
+export function socketTokenMayGoTo(url: URL, downloadHosts: readonly string[], apiBaseUrl: string): boolean {
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return false;
+  const asHttp = new URL(url.href.replace(/^ws/, 'http'));
+  return tokenMayGoTo(asHttp, [...downloadHosts, ZOOM_WEBSOCKET_HOST], apiBaseUrl);
+}
+
 export function assertTokenHost(url: URL, downloadHosts: readonly string[], apiBaseUrl: string): void {
   if (!tokenMayGoTo(url, downloadHosts, apiBaseUrl)) {
     throw new ForeignHostError(

@@ -6,6 +6,8 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import got, { HTTPError, RequestError, type Got, type OptionsInit, type Response } from 'got';
 import { DestinationError, DestinationUnavailableError } from '../../errors.js';
+import { foreignLine } from '../../foreign-text.js';
+import { rememberSecret } from '../../redact.js';
 import { parseRetryAfter } from '../../zoom/pacer.js';
 
 /** What a CRM's answer means for the client as a whole (not for the one request). */
@@ -178,7 +180,10 @@ export class CrmHttp {
   /** The token source's refusal (credentials refused, token endpoint gone) stops the destination, like a 401. */
   private async authorize(): Promise<Record<string, string>> {
     try {
-      return await this.options.authorize();
+      const headers = await this.options.authorize();
+      // The CRM's access token (issued at run time, so no environment name reveals it) stays out of output and ledger.
+      for (const value of Object.values(headers)) rememberSecret(value);
+      return headers;
     } catch (error) {
       if (error instanceof DestinationUnavailableError) this.stopFor(error, REFUSED_STOP_MS);
       throw error;
@@ -186,7 +191,8 @@ export class CrmHttp {
   }
 
   private stop(message: string, forMs: number): void {
-    this.stopFor(new DestinationUnavailableError(this.options.name, message), forMs);
+    // The message quotes the CRM's own words.
+    this.stopFor(new DestinationUnavailableError(this.options.name, foreignLine(message, 500)), forMs);
   }
 
   private stopFor(error: DestinationUnavailableError, forMs: number): void {
@@ -217,7 +223,7 @@ export class CrmHttp {
     const method = (options.method ?? 'GET').toUpperCase();
     const where = `${method} ${pathOf(options.url)}`;
     if (error instanceof HTTPError) {
-      const body = String(error.response.body ?? '').replace(/\s+/g, ' ').slice(0, 300);
+      const body = foreignLine(String(error.response.body ?? ''), 300);
       return new DestinationError(this.options.name, `${this.options.label} answered ${error.response.statusCode} to ${where}: ${body}`, { cause: error });
     }
     if (error instanceof RequestError) {
