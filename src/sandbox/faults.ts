@@ -20,6 +20,8 @@ export type Fault =
   | { type: 'duplicateItems' }
   | { type: 'expireToken' }
   | { type: 'expireToken400' }
+  /** The other body Zoom sends for an expired token (PRODUCT.md "Expired tokens"). */
+  | { type: 'expireTokenErrorCode' }
   | { type: 'redirect'; location: string }
   | { type: 'malformed'; body: string };
 
@@ -56,7 +58,7 @@ function applicable(fault: Fault, ctx: FaultContext): boolean {
   if (DOWNLOAD_ONLY.has(fault.type)) return ctx.kind === 'download';
   if (ON_PAGE_TOKEN.has(fault.type)) return ctx.kind === 'list' && ctx.hasPageToken;
   if (LIST_ONLY.has(fault.type)) return ctx.kind === 'list';
-  if (fault.type === 'expireToken' || fault.type === 'expireToken400') return ctx.kind !== 'token' && ctx.hasBearer;
+  if (fault.type === 'expireToken' || fault.type === 'expireToken400' || fault.type === 'expireTokenErrorCode') return ctx.kind !== 'token' && ctx.hasBearer;
   return true;
 }
 

@@ -192,6 +192,10 @@ async function applyGenericFault(deps: ServerDeps, fault: Fault, req: IncomingMe
       deps.tokens.revoke(req.headers.authorization);
       json(res, 401, { code: 124, message: 'Access token is expired.' });
       return true;
+    case 'expireTokenErrorCode':
+      deps.tokens.revoke(req.headers.authorization);
+      json(res, 401, { status: false, errorCode: 401 });
+      return true;
     case 'expireToken400':
       deps.tokens.revoke(req.headers.authorization);
       json(res, 400, { code: 124, message: 'Invalid access token.' });

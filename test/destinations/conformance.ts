@@ -286,6 +286,12 @@ export function destinationConformance(
       expect(await destination().stat(request)).toBeNull();
     });
 
+    it('a body longer than the announced size is refused', async () => {
+      const request = sampleRequest({ size: 5 });
+      await expect(destination().put(request, bodyOf('seventeen bytes!!'))).rejects.toThrow();
+      expect(await destination().stat(request)).toBeNull();
+    });
+
     it(`streams a large body (${largeBytes} bytes) without holding it in memory`, async () => {
       const request = sampleRequest();
       const large = largeBody(largeBytes);

@@ -197,6 +197,17 @@ describe('transient errors', () => {
     expectExactlyOnce(h.sandbox, WINDOW, memory, h.ledgerPath);
   });
 
+  it('an incomplete listing and a failed artifact in one run: exit 3 wins over 1', async () => {
+    const { h, memory, run, fault } = await setup();
+    fault({ operationId: 'listInboxesMessages' }, { type: 'status', status: 503 }, { times: Infinity });
+    fault(RECORDINGS, { type: 'html' }, { times: 1, after: 1 });
+    const result = await run();
+    expect(result.incomplete.join('\n')).toMatch(/messages .*503/);
+    expect(failedRows(h.ledgerPath)).toHaveLength(1);
+    expect(result.exitCode).toBe(3);
+    expectLedgerMatches(memory, h.ledgerPath);
+  });
+
   it('an API that refuses connections is unreachable: exit 3 after the bounded retries, nothing marked delivered', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
@@ -299,6 +310,7 @@ describe('auth', () => {
   it.each([
     ['401 code 124', 'expireToken'],
     ['legacy 400 code 124', 'expireToken400'],
+    ['401 errorCode 401', 'expireTokenErrorCode'],
   ] as const)('a token that expires mid-run (%s) is refreshed once and the request replayed', async (_label, type) => {
     const { h, memory, run, fault } = await setup();
     fault({ operationId: 'listRecordings' }, { type }, { times: 1 });
@@ -568,5 +580,19 @@ describe('late data', () => {
     expect(delivered).toContain(`recording/${recordingId}`);
     expect(delivered.every((key) => key.endsWith(recordingId))).toBe(true);
     expectExactlyOnce(h.sandbox, WINDOW, memory, h.ledgerPath);
+  });
+});
+
+describe('window bounds', () => {
+  it('a recording that ended exactly at the window\'s end belongs to the next window; one at its start to this one', async () => {
+    const { h, memory, run } = await setup({ engagementsPerDay: 4, mediaBytes: { min: 500, max: 2_000 } });
+    const [engagement] = h.sandbox.truth.engagementIds(WINDOW);
+    const atEnd = h.sandbox.mutate.addRecording(engagement!, { endTime: WINDOW.to });
+    const atStart = h.sandbox.mutate.addRecording(engagement!, { endTime: WINDOW.from });
+    expect((await run()).exitCode).toBe(0);
+    expect(memory.putCount.get(`recording/${atStart.recordingId}`)).toBe(1);
+    expect(memory.putCount.get(`recording/${atEnd.recordingId}`)).toBeUndefined();
+    expect((await run({ from: '2026-11-19', to: '2026-11-19' })).exitCode).toBe(0);
+    expect(memory.putCount.get(`recording/${atEnd.recordingId}`)).toBe(1);
   });
 });

@@ -67,6 +67,10 @@ describe('faults', () => {
     sb.faults.add({ operationId: 'listEngagements' }, { type: 'expireToken400' });
     expect(await call(sb, second, ENG)).toMatchObject({ status: 400, body: { code: 124, message: 'Invalid access token.' } });
     expect((await call(sb, second, ENG)).status).toBe(401);
+    const third = await getToken(sb);
+    sb.faults.add({ operationId: 'listEngagements' }, { type: 'expireTokenErrorCode' });
+    expect(await call(sb, third, ENG)).toMatchObject({ status: 401, body: { status: false, errorCode: 401 } });
+    expect((await call(sb, third, ENG)).status).toBe(401);
     expect((await call(sb, await getToken(sb), ENG)).status).toBe(200);
   });
 
