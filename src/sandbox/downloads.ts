@@ -52,8 +52,8 @@ export async function serveDownload(
   if (fault?.type === 'truncate') send = Math.min(length, Math.max(0, fault.bytes));
   const limiters: ByteRate[] = [];
   if (bandwidth) limiters.push(bandwidth);
-  if (streamBandwidth && streamBandwidth > 0) limiters.push(new ByteRate(streamBandwidth));
-  if (fault?.type === 'slowBody') limiters.push(new ByteRate(Math.max(1, fault.bytesPerSecond)));
+  if (streamBandwidth && streamBandwidth > 0) limiters.push(new ByteRate(streamBandwidth, true));
+  if (fault?.type === 'slowBody') limiters.push(new ByteRate(Math.max(1, fault.bytesPerSecond), true));
   const chunkSize = limiters.length > 0 ? Math.min(...limiters.map((l) => l.chunkSize)) : undefined;
   const chunks = payload.chunks(start, start + send, chunkSize);
   const body = limiters.length > 0 ? throttle(chunks, limiters) : chunks;

@@ -52,12 +52,16 @@ export function sha256Of(payload: Payload): string {
   return h.digest('hex');
 }
 
-/** A byte budget refilled at `rate` bytes per second, shared by every stream that takes from it. */
+/**
+ * A byte budget refilled at `rate` bytes per second, shared by every stream that takes from it. It holds at most one
+ * second's worth; `startEmpty` is for one stream's own limit: a new connection starts slow (TCP's slow start), so a
+ * file smaller than one second's worth is not served at once.
+ */
 export class ByteRate {
   private tokens: number;
   private last = performance.now();
-  constructor(readonly rate: number) {
-    this.tokens = rate;
+  constructor(readonly rate: number, startEmpty = false) {
+    this.tokens = startEmpty ? 0 : rate;
   }
   /** A chunk size that keeps the flow smooth at this rate. */
   get chunkSize(): number {

@@ -156,4 +156,18 @@ describe('downloads', () => {
     expect(elapsed).toBeLessThan(15_000);
     expect((await call(sb, token, '/contact_center/engagements')).status).toBe(200);
   });
+
+  test('streamBandwidth caps each download from its first byte: a file smaller than one second of it is not served at once', async () => {
+    sb = await startSandbox({ seed: 2, engagementsPerDay: 20, mediaBytes: { min: 400_000, max: 400_000 }, streamBandwidth: 1_000_000, now: fakeClock('2026-11-24T12:00:00Z').now });
+    const token = await getToken(sb);
+    const recs = items(await walk(sb, token, '/contact_center/recordings', {}), 'recordings').slice(0, 2);
+    expect(recs).toHaveLength(2);
+    for (const r of recs) {
+      const started = Date.now();
+      const reply = await rawGet(String(r['download_url']), { authorization: `Bearer ${token}` });
+      expect(reply.body.length).toBe(400_000);
+      // 400 kB at 1 MB/s on a new stream: about 0.4 s each, one after the other.
+      expect(Date.now() - started).toBeGreaterThan(300);
+    }
+  });
 });
