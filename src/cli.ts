@@ -11,6 +11,7 @@ import type { VerifyOptions } from './commands/verify.js';
 import { registerListen } from './commands/listen.js'; // listen (issue 9)
 import { ConfigError, LedgerLockedError, UsageError, ZoomUnavailableError } from './errors.js';
 import { redactor } from './redact.js';
+import { loggedAsJson, Logger } from './logging.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -184,28 +185,39 @@ Examples:
     await program.parseAsync(argv);
     return exitCode;
   } catch (error) {
-    return exitCodeFor(error, err);
+    return exitCodeFor(error, errorLine(program.opts<GlobalOptions>(), err, redact, error));
   }
 }
 
-function exitCodeFor(error: unknown, err: (text: string) => void): number {
+/**
+ * How the final error reaches stderr: a text line, or with JSON logs on stderr a JSON record (a log shipper reads
+ * every line there), once (a run that already logged it as JSON adds nothing).
+ */
+function errorLine(global: GlobalOptions, err: (text: string) => void, redact: (text: string) => string, error: unknown): (text: string) => void {
+  if (global.logFormat !== 'json' || global.logFile) return (text) => err(`zcc-reconcile: ${text}\n`);
+  if (error instanceof Error && loggedAsJson.has(error)) return () => {};
+  const logger = new Logger({ format: 'json', verbose: false, stderr: err, redact });
+  return (text) => logger.write({ level: 'error', event: 'error', message: text });
+}
+
+function exitCodeFor(error: unknown, report: (text: string) => void): number {
   if (error instanceof CommanderError) {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
     return 2;
   }
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof ConfigError || error instanceof UsageError) {
-    err(`zcc-reconcile: ${message}\n`);
+    report(message);
     return 2;
   }
   if (error instanceof ZoomUnavailableError) {
-    err(`zcc-reconcile: ${message}\n`);
+    report(message);
     return 3;
   }
   if (error instanceof LedgerLockedError) {
-    err(`zcc-reconcile: ${message}\n`);
+    report(message);
     return 4;
   }
-  err(`zcc-reconcile: unexpected error: ${message}\n`);
+  report(`unexpected error: ${message}`);
   return 1;
 }

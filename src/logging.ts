@@ -26,6 +26,9 @@ export interface LoggerOptions {
   now?: () => Date;
 }
 
+/** Errors already written to stderr as a JSON log record: the CLI does not add its own line for them. */
+export const loggedAsJson = new WeakSet<Error>();
+
 export class Logger {
   private readonly stream: WriteStream | null;
   private readonly totals = new Map<Outcome, number>();

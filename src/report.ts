@@ -196,14 +196,17 @@ export function failureSummary(result: RunResult): string {
     .filter(([, row]) => row.seen > 0)
     .map(([kind, row]) => `${kind} ${row.delivered} delivered/${row.failed} failed/${row.pending} pending`)
     .join('; ');
+  // A dry run is not recorded: no run id, and `status` has nothing about it.
+  const dryRun = report.mode === 'dry-run';
+  const which = dryRun ? 'dry run' : report.runId === null ? 'run' : `run ${report.runId}`;
   if (result.stopped instanceof CredentialsRefusedError) {
     // One line: what to check is all that matters, and Zoom does not say which of the three is wrong.
-    return `zcc-reconcile: run ${report.runId ?? ''} exit ${report.exitCode}: ${report.stopped}${counts ? ` (before that: ${counts})` : ''}\n`;
+    return `zcc-reconcile: ${which} exit ${report.exitCode}: ${report.stopped}${counts ? ` (before that: ${counts})` : ''}\n`;
   }
-  const lines = [`zcc-reconcile: run ${report.runId ?? ''} exit ${report.exitCode}: ${counts || 'nothing listed'}`];
+  const lines = [`zcc-reconcile: ${which} exit ${report.exitCode}: ${counts || 'nothing listed'}`];
   if (report.stopped) lines.push(`  stopped: ${report.stopped}`);
   for (const reason of report.incomplete.slice(0, 3)) lines.push(`  listing incomplete: ${reason}`);
   for (const failure of report.failures.slice(0, 5)) lines.push(`  failed ${failure.key} → ${failure.destination}: ${failure.reason}`);
-  lines.push('  see `zcc-reconcile status` for the rest');
+  if (!dryRun) lines.push('  see `zcc-reconcile status` for the rest');
   return `${lines.join('\n')}\n`;
 }

@@ -135,7 +135,7 @@ export async function runReconciliation(request: RunRequest): Promise<RunResult>
 
 function openLedger(file: string, readonly: boolean): Ledger {
   try {
-    return SqliteLedger.open(file, { readonly });
+    return SqliteLedger.open(file, { readonly, currentSchema: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new ConfigError('ledger.path', file, `a file the tool can create and write (${code})`);

@@ -31,8 +31,11 @@ export function defaultWindow(options: {
  */
 export function parseBound(text: string, bound: 'from' | 'to', timezone: string): Date {
   const bareDate = /^\d{4}-\d{2}-\d{2}$/.test(text);
+  // Only the two documented forms: luxon also reads 20261118, 2026-W47-3, 2026-322 and 2026-11, which a bare --to
+  // would then end at their start instead of including the day (or month) they name.
+  const dateTime = /^\d{4}-\d{2}-\d{2}T/.test(text);
   const parsed = DateTime.fromISO(text, { zone: timezone, setZone: false });
-  if (!parsed.isValid) {
+  if ((!bareDate && !dateTime) || !parsed.isValid) {
     throw new UsageError(
       `--${bound} ${JSON.stringify(text)} is not a date: expected an ISO date (2026-03-01) or date-time (2026-03-01T08:00:00Z)`,
     );

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import type { ArtifactKind } from '../artifacts.js';
 import { HtmlReportCollector } from '../html-report.js';
-import type { Logger } from '../logging.js';
+import { loggedAsJson, type Logger } from '../logging.js';
 import type { RunProgress } from '../progress.js';
 import { CsvReportWriter, failureSummary, renderReport, toJsonReport, type ReportFormat, type ReportTiming } from '../report.js';
 import type { RunEvent, RunResult } from '../run.js';
@@ -57,7 +57,15 @@ export async function runCommand(options: RunOptions, context: CommandContext): 
     process.off('SIGTERM', onTerm);
   }
   await observer.finish(result);
-  if (signal && result.interrupted) context.err(`zcc-reconcile: stopped by ${signal}; the run is recorded as interrupted and the next run completes it\n`);
+  // JSON logs on stderr carry it in run_end (every line there is a JSON object).
+  const jsonOnStderr = context.global.logFormat === 'json' && !context.global.logFile;
+  if (signal && result.interrupted && !jsonOnStderr) {
+    context.err(
+      options.dryRun
+        ? `zcc-reconcile: stopped by ${signal}; a dry run changes nothing\n`
+        : `zcc-reconcile: stopped by ${signal}; the run is recorded as interrupted and the next run completes it\n`,
+    );
+  }
   return result.exitCode;
 }
 
@@ -141,6 +149,7 @@ class RunObserver {
   async abandon(error: unknown): Promise<void> {
     this.progress?.stop();
     this.logger.write({ level: 'error', event: 'error', message: error instanceof Error ? error.message : String(error) });
+    if (this.logger.onStderr && this.context.global.logFormat === 'json' && error instanceof Error) loggedAsJson.add(error);
     await this.logger.close();
   }
 

@@ -65,6 +65,10 @@ export async function verifyCommand(options: VerifyOptions, context: CommandCont
   if (from && to && from >= to) throw new UsageError(`--from ${options.from} is not before --to ${options.to}`);
   const names = options.destination?.split(',').map((name) => name.trim()).filter(Boolean);
   const configured = new Map(config.destinations.map((destination) => [destination.name, destination]));
+  // An empty value (an unset variable in a script) would otherwise check nothing and report that all is well.
+  if (names !== undefined && names.length === 0) {
+    throw new ConfigError('--destination', options.destination, `one or more of the configured destinations (${[...configured.keys()].join(', ')})`);
+  }
   for (const name of names ?? []) {
     if (!configured.has(name)) throw new ConfigError('--destination', name, `one of the configured destinations (${[...configured.keys()].join(', ')})`);
   }

@@ -2,6 +2,7 @@
 // request is checked before anything is stored; an accepted event is answered only after the inbox committed it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ConfigError } from '../errors.js';
 import type { EventSource } from '../ledger/types.js';
 import { classifyZoomEvent, parseFlowBody, parseJson } from './events.js';
 import type { Inbox } from './inbox.js';
@@ -57,9 +58,10 @@ export class EventServer {
 
   async listen(): Promise<string> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+      const refused = (error: NodeJS.ErrnoException) => reject(listenRefusal(error, this.options.host, this.options.port));
+      this.server.once('error', refused);
       this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject);
+        this.server.off('error', refused);
         resolve();
       });
     });
@@ -270,4 +272,19 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
   const text = JSON.stringify(body);
   response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
   response.end(text);
+}
+
+/** Where the listener cannot listen is a config error (exit 2) naming the key to change. */
+function listenRefusal(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new ConfigError('listen.port', port, `a free port on ${host} (another process listens on ${port})`);
+    case 'EACCES':
+      return new ConfigError('listen.port', port, `a port this user may listen on (ports below 1024 need privileges)`);
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+      return new ConfigError('listen.host', host, 'an address of this machine, such as 127.0.0.1 or 0.0.0.0');
+    default:
+      return error;
+  }
 }

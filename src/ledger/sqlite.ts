@@ -1,7 +1,7 @@
 // The SQLite ledger (better-sqlite3, WAL). Lookups and writes are set-based: one statement over a JSON array of keys,
 // batches in one transaction.
-import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ARTIFACT_KINDS, type Artifact, type ArtifactKind, type SourceName } from '../artifacts.js';
@@ -214,6 +214,11 @@ function stateAfterListing(row: RememberedRow | undefined, artifact: Artifact, p
 export interface OpenLedgerOptions {
   /** Open without writing anything (dry runs). A missing file is then an empty in-memory ledger. */
   readonly?: boolean;
+  /**
+   * With `readonly`: a ledger of an older schema is read through an upgraded copy in a temp folder (removed on close),
+   * since the engine's statements need the current schema and a dry run must not upgrade the ledger itself.
+   */
+  currentSchema?: boolean;
 }
 
 export class SqliteLedger implements Ledger {
@@ -231,7 +236,10 @@ export class SqliteLedger implements Ledger {
   /** A timed commit that failed; the next write or flush throws it (a timer has nobody to throw to). */
   private deferredFailure: Error | null = null;
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly onClose: () => void = () => {},
+  ) {
     // Scratch tables (key sets) spill to a temp file beyond this, instead of growing with the window in memory.
     db.pragma(`temp.cache_size = -${TEMP_CACHE_KIB}`);
   }
@@ -254,7 +262,22 @@ export class SqliteLedger implements Ledger {
       }
       const db = new Database(file, { readonly: true, fileMustExist: true });
       db.pragma('busy_timeout = 5000');
-      return new SqliteLedger(db);
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (!options.currentSchema || version >= SCHEMA_VERSION) return new SqliteLedger(db);
+      // VACUUM INTO reads a consistent snapshot (the WAL included) and writes a compact copy; memory stays flat.
+      const folder = mkdtempSync(path.join(tmpdir(), 'zcc-ledger-view-'));
+      const copy = path.join(folder, 'ledger.sqlite');
+      try {
+        db.prepare('VACUUM INTO ?').run(copy);
+        db.close();
+        const upgraded = new Database(copy);
+        migrate(upgraded);
+        return new SqliteLedger(upgraded, () => rmSync(folder, { recursive: true, force: true }));
+      } catch (error) {
+        if (db.open) db.close();
+        rmSync(folder, { recursive: true, force: true });
+        throw error;
+      }
     }
     mkdirSync(path.dirname(file), { recursive: true });
     // Created 0600 before SQLite sees it: the ledger names every artifact the company has.
@@ -592,6 +615,7 @@ export class SqliteLedger implements Ledger {
       if (this.db.open) this.flush();
     } finally {
       if (this.db.open) this.db.close();
+      this.onClose();
     }
   }
 
