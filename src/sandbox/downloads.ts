@@ -53,7 +53,7 @@ export async function serveDownload(
   const limiters: ByteRate[] = [];
   if (bandwidth) limiters.push(bandwidth);
   if (streamBandwidth && streamBandwidth > 0) limiters.push(new ByteRate(streamBandwidth, true));
-  if (fault?.type === 'slowBody') limiters.push(new ByteRate(Math.max(1, fault.bytesPerSecond), true));
+  if (fault?.type === 'slowBody') limiters.push(new ByteRate(Math.max(1, fault.bytesPerSecond)));
   const chunkSize = limiters.length > 0 ? Math.min(...limiters.map((l) => l.chunkSize)) : undefined;
   const chunks = payload.chunks(start, start + send, chunkSize);
   const body = limiters.length > 0 ? throttle(chunks, limiters) : chunks;
