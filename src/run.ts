@@ -121,9 +121,16 @@ export async function runReconciliation(request: RunRequest): Promise<RunResult>
       // Only now, holding the lock: another run's in-flight temp files are not stale.
       if (!request.destinations) await Promise.all(config.destinations.map(sweepStaleTemporaries));
     }
+    const lastListedEnd = explicit ? null : lastEnd(ledger, kinds);
     const window =
       explicit ??
-      defaultWindow({ now: clock.now(), lastListedEnd: lastEnd(ledger, kinds), lookback: config.window.lookback, timezone: config.zoom.timezone });
+      defaultWindow({
+        now: clock.now(),
+        lastListedEnd,
+        firstNightStart: lastListedEnd ? null : firstNight(ledger, kinds),
+        lookback: config.window.lookback,
+        timezone: config.zoom.timezone,
+      });
     const walker = new Walker(request, ledger, clock, window, mode, destinations, kinds);
     return await walker.walk();
   } finally {
@@ -155,6 +162,11 @@ const RETRY_BATCH = 250;
 function lastEnd(ledger: Ledger, kinds: readonly ArtifactKind[]): Date | null {
   const end = ledger.lastListedWindowEnd(kinds);
   return end ? new Date(end) : null;
+}
+
+function firstNight(ledger: Ledger, kinds: readonly ArtifactKind[]): Date | null {
+  const start = ledger.firstNightlyWindowStart(kinds);
+  return start ? new Date(start) : null;
 }
 
 class Walker {
@@ -221,7 +233,8 @@ class Walker {
         if (!this.halted()) await this.retryFailed();
       } catch (error) {
         if (!(error instanceof ZoomUnavailableError)) throw error;
-        this.stopped = error;
+        // A request cut short by the run's own stop is the stop, not Zoom failing.
+        if (this.request.signal?.aborted !== true) this.stopped = error;
       }
       await Promise.allSettled([...this.inflight]);
     } finally {

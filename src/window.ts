@@ -16,12 +16,17 @@ export interface Chunk extends Window {
 export function defaultWindow(options: {
   now: Date;
   lastListedEnd: Date | null;
+  /** With no completed listing yet: where the first nightly run (which could not list) began. */
+  firstNightStart?: Date | null;
   lookback: string;
   timezone: string;
 }): Window {
   const now = DateTime.fromJSDate(options.now, { zone: options.timezone }).startOf('second');
   const end = options.lastListedEnd ? DateTime.fromJSDate(options.lastListedEnd, { zone: options.timezone }) : now;
-  const from = end.minus(Duration.fromISO(options.lookback)).startOf('second');
+  let from = end.minus(Duration.fromISO(options.lookback)).startOf('second');
+  if (!options.lastListedEnd && options.firstNightStart) {
+    from = DateTime.min(from, DateTime.fromJSDate(options.firstNightStart, { zone: options.timezone }).startOf('second'));
+  }
   return { from: from.toJSDate(), to: now.toJSDate() };
 }
 

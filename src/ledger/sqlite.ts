@@ -336,7 +336,7 @@ export class SqliteLedger implements Ledger {
   acquireRunLock(owner: { pid: number; host: string; startedAt: string }): void {
     this.db.transaction(() => {
       const held = this.heldRunLock();
-      if (held && !runLockStale(held, Date.now())) {
+      if (held && !runLockStale(held, Date.now()) && !leftByEarlierSelf(held)) {
         throw new LedgerLockedError(
           `another run holds the ledger (pid ${held.pid} on ${held.host}, since ${held.started_at}); wait for it to finish`,
         );
@@ -347,6 +347,7 @@ export class SqliteLedger implements Ledger {
         .sql('INSERT OR REPLACE INTO run_lock (id, pid, host, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)')
         .run(owner.pid, owner.host, owner.startedAt, new Date().toISOString());
     }).immediate();
+    if (!this.lockOwner) runLocksHeldHere++;
     this.lockOwner = owner;
     this.heartbeat = setInterval(() => this.beatRunLock(), RUN_LOCK_HEARTBEAT_MS);
     this.heartbeat.unref();
@@ -378,6 +379,7 @@ export class SqliteLedger implements Ledger {
   private stopHeartbeat(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
+    if (this.lockOwner) runLocksHeldHere--;
     this.lockOwner = null;
   }
 
@@ -438,18 +440,24 @@ export class SqliteLedger implements Ledger {
     return end;
   }
 
-  resumableChunks(windowFrom: string, scope: RunScope): Set<string> {
-    const latest = this
-      .sql(
-        `SELECT id, outcome, scope_json FROM runs WHERE window_from = ? AND mode = 'backfill' AND outcome != 'running'
-         ORDER BY id DESC LIMIT 1`,
-      )
-      .get(windowFrom) as { id: number; outcome: RunOutcome; scope_json: string | null } | undefined;
-    if (!latest || latest.outcome === 'ok' || latest.outcome === 'failed' || latest.scope_json !== scopeText(scope)) return new Set();
-    const rows = this.sql('SELECT source, chunk_id FROM chunks WHERE run_id = ?').all(latest.id) as {
-      source: string;
-      chunk_id: string;
+  firstNightlyWindowStart(kinds: readonly ArtifactKind[]): string | null {
+    // Read only while no run has completed a listing: a few rows.
+    const nights = this.sql(`SELECT window_from, scope_json FROM runs WHERE mode = 'run' ORDER BY window_from`).all() as {
+      window_from: string;
+      scope_json: string | null;
     }[];
+    return nights.find((night) => listedEvery(night.scope_json, kinds))?.window_from ?? null;
+  }
+
+  resumableChunks(windowFrom: string, scope: RunScope): Set<string> {
+    const rows = this
+      .sql(
+        `SELECT DISTINCT c.source, c.chunk_id FROM chunks c JOIN runs r ON r.id = c.run_id
+         WHERE r.window_from = @from AND r.mode = 'backfill' AND r.scope_json = @scope AND r.outcome NOT IN ('running', 'ok', 'failed')
+           AND r.id > coalesce((SELECT max(id) FROM runs WHERE window_from = @from AND mode = 'backfill' AND scope_json = @scope
+                                 AND outcome IN ('ok', 'failed')), 0)`,
+      )
+      .all({ from: windowFrom, scope: scopeText(scope) }) as { source: string; chunk_id: string }[];
     return new Set(rows.map((row) => `${row.source}:${row.chunk_id}`));
   }
 
@@ -1054,6 +1062,17 @@ interface RunLockRow {
  * reused by an unrelated process) its heartbeat stopped more than RUN_LOCK_STALE_MS ago. A lock without a heartbeat
  * (schema 2) is judged by the pid alone.
  */
+/** Run locks this process holds now (any connection). */
+let runLocksHeldHere = 0;
+
+/**
+ * A lock under this process's own pid on this host that this process does not hold was left by a process that died
+ * and whose pid this one now has (a container restarted at once: pid 1, the same host name). Its pid looks alive.
+ */
+function leftByEarlierSelf(held: RunLockRow): boolean {
+  return held.host === hostname() && held.pid === process.pid && runLocksHeldHere === 0;
+}
+
 function runLockStale(held: RunLockRow, now: number): boolean {
   if (held.host === hostname() && !processAlive(held.pid)) return true;
   return held.heartbeat_at !== null && now - Date.parse(held.heartbeat_at) > RUN_LOCK_STALE_MS;

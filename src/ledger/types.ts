@@ -87,8 +87,16 @@ export interface Ledger extends ListenLedger {
   lastListedWindowEnd(kinds: readonly ArtifactKind[]): string | null;
 
   /**
-   * Chunks already listed and pushed by the latest unfinished backfill from the same start with the same scope (its
-   * end may differ: a backfill without --to ends at the time it ran; a chunk's id names its own bounds).
+   * Where the first nightly run that covered `kinds` began its window, whatever its outcome: while no run has
+   * completed a listing (the first nights could not reach Zoom), the next night starts there, not at now − lookback.
+   */
+  firstNightlyWindowStart(kinds: readonly ArtifactKind[]): string | null;
+
+  /**
+   * Chunks already listed and pushed by the unfinished backfills from the same start with the same scope since the
+   * last one of them that finished (their end may differ: a backfill without --to ends at the time it ran; a chunk's
+   * id names its own bounds). All of them, not the latest only: a retry that listed nothing (Zoom refused, a kill at
+   * its start) must not throw away what the one before it finished.
    */
   resumableChunks(windowFrom: string, scope: RunScope): Set<string>;
   markChunkDone(runId: number, source: SourceName, chunkId: string): void;

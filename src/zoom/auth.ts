@@ -21,7 +21,15 @@ export class TokenProvider {
   private refusal: { error: CredentialsRefusedError; at: number } | null = null;
 
   constructor(
-    private readonly options: { tokenUrl: string; secrets: ZoomSecrets; clock: Clock; retryLimit: number; timeoutMs: number },
+    private readonly options: {
+      tokenUrl: string;
+      secrets: ZoomSecrets;
+      clock: Clock;
+      retryLimit: number;
+      timeoutMs: number;
+      /** Stops a token request (and its retries) at once: a run stopped by SIGINT must not wait them out. */
+      signal?: AbortSignal;
+    },
   ) {}
 
   /** A token valid for at least a few more minutes. */
@@ -62,6 +70,7 @@ export class TokenProvider {
           retry: { limit: this.options.retryLimit, methods: ['POST'] },
           // The Basic credentials go to the configured token URL and nowhere else.
           followRedirect: false,
+          signal: this.options.signal,
         })
         .json<{ access_token?: unknown; expires_in?: unknown }>();
       if (typeof body.access_token !== 'string' || typeof body.expires_in !== 'number') {

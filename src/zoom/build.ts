@@ -16,7 +16,7 @@ export function buildZoom(
   makePacer: PacerFactory = (rates, pacerClock) => new RatePacer(rates, pacerClock),
 ): { zoom: ZoomClient; auth: TokenProvider } {
   const timeoutMs = Duration.fromISO(config.zoom.requestTimeout).toMillis();
-  const auth = new TokenProvider({ tokenUrl: config.zoom.oauthTokenUrl, secrets, clock, retryLimit: config.zoom.retry.limit, timeoutMs });
+  const auth = new TokenProvider({ tokenUrl: config.zoom.oauthTokenUrl, secrets, clock, retryLimit: config.zoom.retry.limit, timeoutMs, signal });
   const share = config.zoom.rateShare;
   const pacer = makePacer(
     {

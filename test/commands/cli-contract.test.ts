@@ -204,3 +204,20 @@ describe('what a dry run says about itself', () => {
     expect(run.stderr()).not.toMatch(/recorded as interrupted/);
   }, 60_000);
 });
+
+describe('SIGINT while the token request hangs', () => {
+  it('stops the run at once instead of waiting out the token request and its retries', async () => {
+    const h = (current = await harness({ zoom: { requestTimeout: 'PT5S', retry: { limit: 2, maxBackoff: 'PT0.2S' } } }));
+    // Zoom's token endpoint answers after 60 s; the request times out at 5 s and is retried twice.
+    h.sandbox.faults.add({ label: 'token' }, { type: 'slow', delayMs: 60_000 }, { times: Infinity });
+    const run = spawnCli(['--verbose', 'run', '--config', h.configPath, '--from', '2026-11-18', '--to', '2026-11-19'], h, /window \[/);
+    await run.started;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const signalled = Date.now();
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(130);
+    expect(Date.now() - signalled).toBeLessThan(3000);
+    expect(run.stderr()).not.toMatch(/stopped: could not get a Zoom access token/);
+  }, 60_000);
+});
+

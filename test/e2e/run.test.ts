@@ -231,4 +231,56 @@ describe('reconciliation against the sandbox', () => {
     expect(delivered).toEqual([note.key]);
     expect(JSON.parse(archive.objects.get(note.key)!.bytes.toString('utf8')).note).toBe('Corrected by the agent.');
   });
+
+  it('keeps the checkpoints of an interrupted backfill across a retry that listed nothing (Zoom refused)', async () => {
+    const h = (current = await harness({ days: 100, engagementsPerDay: 3, config: { concurrency: 4 } }));
+    const bounds = { from: '2026-08-22', to: '2026-11-19' };
+    const stopped = await runStoppedAt(h, bounds, chunkListed, 4);
+    expect(stopped.interrupted).toBe(true);
+    const db = new Database(h.ledgerPath, { readonly: true });
+    const checkpointed = db.prepare('SELECT count(*) FROM chunks WHERE run_id = 1').pluck().get() as number;
+    db.close();
+    expect(checkpointed).toBeGreaterThanOrEqual(3);
+    // A retry while Zoom refuses the credentials: exit 3, nothing listed, nothing checkpointed.
+    expect((await h.run({ ...bounds, secrets: { ...h.sandbox.credentials, clientSecret: 'wrong' } })).exitCode).toBe(3);
+    const resumedChunks: string[] = [];
+    const third = await h.run({ ...bounds, onEvent: (event) => event.type === 'chunk' && event.state === 'resumed' && resumedChunks.push(event.chunk) });
+    expect(third.exitCode).toBe(0);
+    expect(resumedChunks.length).toBe(checkpointed);
+    expectMatchesTruth(h, { from: new Date('2026-08-22T00:00:00Z'), to: new Date('2026-11-20T00:00:00Z') });
+    // A backfill from the same start after that one finished lists everything again.
+    const fourth: string[] = [];
+    expect((await h.run({ ...bounds, onEvent: (event) => event.type === 'chunk' && event.state === 'resumed' && fourth.push(event.chunk) })).exitCode).toBe(0);
+    expect(fourth).toEqual([]);
+  });
+
+  it('covers the windows of first nights that could not reach Zoom', async () => {
+    const h = (current = await harness());
+    const refused = { ...h.sandbox.credentials, clientSecret: 'typo-in-the-secret' };
+    // Set up with a typo in the secret: four nights exit 3; the secret is fixed for the fifth.
+    for (let night = 0; night < 4; night++) {
+      h.clock.now = new Date(NOW.getTime() + night * DAY);
+      expect((await h.run({ secrets: refused })).exitCode).toBe(3);
+    }
+    h.clock.now = new Date(NOW.getTime() + 4 * DAY);
+    const fixed = await h.run();
+    expect(fixed.exitCode).toBe(0);
+    // The first night was to cover [NOW − lookback, NOW).
+    expect(fixed.window).toEqual({ from: new Date(NOW.getTime() - 2 * DAY), to: new Date(NOW.getTime() + 4 * DAY) });
+    // Once a night has listed, the window follows it as before.
+    h.clock.now = new Date(NOW.getTime() + 5 * DAY);
+    expect((await h.run()).window.from).toEqual(new Date(NOW.getTime() + 2 * DAY));
+  });
+
+  it('takes over a run lock left by a killed run whose pid this process now has (a container restarted at once)', async () => {
+    const { hostname } = await import('node:os');
+    const h = (current = await harness());
+    expect((await h.run()).exitCode).toBe(0);
+    const db = new Database(h.ledgerPath);
+    const minuteAgo = new Date(Date.now() - 60_000).toISOString();
+    db.prepare('INSERT INTO run_lock (id, pid, host, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)').run(process.pid, hostname(), minuteAgo, minuteAgo);
+    db.close();
+    expect((await h.run()).exitCode).toBe(0);
+  });
 });
+

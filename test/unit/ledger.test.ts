@@ -271,7 +271,9 @@ describe('SQLite ledger', () => {
   it('a live process on this host whose heartbeat stopped (its pid reused) does not hold the lock', () => {
     const file = tempLedgerPath();
     const first = SqliteLedger.open(file);
-    first.acquireRunLock({ pid: process.pid, host: hostname(), startedAt: 'now' });
+    // The parent process: alive, on this host, and not this process (a lock under this process's own pid that it
+    // does not hold was left by a dead predecessor: see the container case in test/e2e/run.test.ts).
+    first.acquireRunLock({ pid: process.ppid, host: hostname(), startedAt: 'now' });
     first.close();
     const raw = new Database(file);
     const second = SqliteLedger.open(file);
