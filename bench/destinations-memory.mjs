@@ -22,7 +22,9 @@ import { startAzurite, startS3rver } from './lib/stores.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
-const LIMIT_MIB = 150;
+// The goal is 150 MB (10^6 bytes), as in bench/memory.mjs; results are printed in MiB.
+const LIMIT_MB = 150;
+const LIMIT_MIB = (LIMIT_MB * 1e6) / MiB;
 
 if (process.argv[2] === '--worker') await worker();
 else await main();
@@ -69,14 +71,14 @@ async function main() {
       date: new Date().toISOString(),
       node: process.version,
       bytes,
-      limitMiB: LIMIT_MIB,
+      limitMB: LIMIT_MB,
       body: '64 KiB chunks cycled from 16 pre-filled buffers (no per-chunk allocation)',
       results,
     };
     mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
     writeFileSync(path.join(ROOT, 'bench/results/destinations-memory.json'), `${JSON.stringify(report, null, 2)}\n`);
     const failed = results.filter((result) => !result.ok || result.peakRssMiB >= LIMIT_MIB);
-    console.log(failed.length === 0 ? `all under ${LIMIT_MIB} MiB` : `over the limit or failed: ${failed.map((result) => result.type).join(', ')}`);
+    console.log(failed.length === 0 ? `all under ${LIMIT_MB} MB (${LIMIT_MIB.toFixed(1)} MiB)` : `over the limit or failed: ${failed.map((result) => result.type).join(', ')}`);
     process.exitCode = failed.length === 0 ? 0 : 1;
   } finally {
     for (const server of started) await server.stop();

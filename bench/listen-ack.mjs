@@ -10,6 +10,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
+import { launcherFlags } from './lib/launcher.mjs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -68,7 +69,8 @@ writeFileSync(
   }),
 );
 
-const child = spawn(process.execPath, [path.join(HERE, '../bin/zcc-reconcile'), '--config', configFile, 'listen'], {
+// The launcher's node flags too, as the installed command runs (`node <bin>` alone would read its first line as a comment).
+const child = spawn(process.execPath, [...launcherFlags(), path.join(HERE, '../bin/zcc-reconcile'), '--config', configFile, 'listen'], {
   cwd: dir,
   env: {
     ...process.env,

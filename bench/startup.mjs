@@ -28,7 +28,7 @@ function hyperfine() {
   const dir = mkdtempSync(path.join(tmpdir(), 'zcc-bench-startup-'));
   try {
     const out = path.join(dir, 'hyperfine.json');
-    execFileSync('hyperfine', ['--warmup', '3', '--runs', String(Math.min(MAX_RUNS, 100)), '--export-json', out, `${process.execPath} ${BIN} --help`], { stdio: 'inherit' });
+    execFileSync('hyperfine', ['--warmup', '3', '--runs', String(Math.min(MAX_RUNS, 100)), '--export-json', out, `${BIN} --help`], { stdio: 'inherit' });
     const result = JSON.parse(readFileSync(out, 'utf8')).results[0];
     return { tool: 'hyperfine', runs: result.times.length, timesMs: result.times.map((t) => t * 1000) };
   } finally {
@@ -39,7 +39,9 @@ function hyperfine() {
 function once() {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [BIN, '--help'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // The executable itself, as a user runs it: its first line starts node with the launcher's flags (`node BIN` would
+    // read that line as a comment and start node without them).
+    const child = spawn(BIN, ['--help'], { stdio: ['ignore', 'ignore', 'inherit'] });
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`--help exited ${code}`))));
   });

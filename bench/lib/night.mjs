@@ -124,3 +124,39 @@ export async function measuredRun(staged, configOverrides = {}, options = {}) {
   const after = await staged.sandbox.stats();
   return { result, traffic: traffic(before, after) };
 }
+
+/**
+ * The fewest list requests the night's window needs: each list walked one page after another at its largest page
+ * size (engagements 100, recordings and messages 300), as a script paging alone would. The tool lists a range as
+ * concurrent slices, each ending on a partial page, so it makes a few more; a floor from its own count would hide them.
+ */
+export async function minimumListRequests(sandbox, window = WINDOW) {
+  const basic = Buffer.from(`${sandbox.credentials.clientId}:${sandbox.credentials.clientSecret}`).toString('base64');
+  const tokenAnswer = await fetch(sandbox.oauthTokenUrl, {
+    method: 'POST',
+    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'account_credentials', account_id: sandbox.credentials.accountId }),
+  });
+  const { access_token: token } = await tokenAnswer.json();
+  // Zoom's `to` is inclusive, to the second.
+  const from = window.from.replace(/\.\d{3}Z$/, 'Z');
+  const to = new Date(Date.parse(window.to) - 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const lists = [
+    ['/contact_center/engagements', { from, to, timezone: 'UTC', page_size: '100' }],
+    ['/contact_center/recordings', { from, to, query_date_type: 'recording_end_time', page_size: '300' }],
+    ['/contact_center/inboxes/messages', { from, to, page_size: '300' }],
+  ];
+  const pages = {};
+  for (const [list, params] of lists) {
+    pages[list] = 0;
+    for (let next = ''; ; ) {
+      const query = new URLSearchParams({ ...params, ...(next ? { next_page_token: next } : {}) });
+      const answer = await fetch(`${sandbox.apiBaseUrl}${list}?${query}`, { headers: { authorization: `Bearer ${token}` } });
+      if (!answer.ok) throw new Error(`${list} answered ${answer.status}: ${await answer.text()}`);
+      pages[list]++;
+      next = (await answer.json()).next_page_token ?? '';
+      if (!next) break;
+    }
+  }
+  return { total: Object.values(pages).reduce((sum, n) => sum + n, 0), pages };
+}
