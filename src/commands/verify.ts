@@ -137,7 +137,8 @@ export async function verifyCommand(options: VerifyOptions, context: CommandCont
     }
     report.exitCode = report.problemsTotal > 0 ? 1 : 0;
     logger.write({ level: report.exitCode ? 'warn' : 'info', event: 'verify_end', ...counts(report) });
-    context.out(table ? renderSummary(report) : `${JSON.stringify(report, null, 2)}\n`);
+    // --quiet: nothing on success (as --help says); a JSON report is asked for, so it is always written.
+    if (!(table && context.global.quiet && report.exitCode === 0)) context.out(table ? renderSummary(report) : `${JSON.stringify(report, null, 2)}\n`);
     return report.exitCode;
   } finally {
     await Promise.allSettled([...destinations.values()].map((destination) => destination.close()));

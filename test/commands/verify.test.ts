@@ -52,6 +52,11 @@ describe('verify', () => {
     const clean = await cli(['verify', '--config', h.configPath, '--kinds', 'disposition'], h.env(), h.dir);
     expect(clean).toMatchObject({ code: 0, stderr: '', signal: null });
     expect(clean.stdout).toMatch(/^Verified \d+ delivered artifact\(s\) \(exists, size and sha256\): \d+ match · 0 missing · 0 differ · 0 errors$/m);
+    // --quiet: nothing on success; what is wrong is still printed.
+    expect(await cli(['--quiet', 'verify', '--config', h.configPath, '--kinds', 'disposition'], h.env(), h.dir)).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    const quietProblems = await cli(['--quiet', 'verify', '--config', h.configPath], h.env(), h.dir);
+    expect(quietProblems.code).toBe(1);
+    expect(quietProblems.stdout).toContain(recording.key);
 
     const before = ledgerHash(h);
     const table = await cli(['verify', '--config', h.configPath], { ...h.env(), FORCE_COLOR: '0' }, h.dir);
