@@ -44,8 +44,9 @@ export class ReportingPacer extends RatePacer {
     rates: ConstructorParameters<typeof RatePacer>[0],
     private readonly reportClock: Clock,
     private readonly onEvent: ((event: RunEvent) => void) | undefined,
+    options: ConstructorParameters<typeof RatePacer>[2] = {},
   ) {
-    super(rates, reportClock);
+    super(rates, reportClock, options);
   }
 
   override pause(label: RateLabel, until: number): void {

@@ -207,8 +207,8 @@ class Walker {
       return { name: destination.name, kinds: configured ? kindsOf(configured, kinds) : new Set(kinds) };
     });
     this.limit = pLimit(config.concurrency);
-    const { zoom, auth } = buildZoom(config, request.secrets, clock, request.signal, (rates, pacerClock) =>
-      new ReportingPacer(rates, pacerClock, request.onEvent),
+    const { zoom, auth } = buildZoom(config, request.secrets, clock, request.signal, (rates, pacerClock, options) =>
+      new ReportingPacer(rates, pacerClock, request.onEvent, options),
     );
     this.auth = auth;
     this.push = { zoom, auth: this.auth, ledger: deliveringVia(ledger, 'reconcile'), clock, timezone: config.zoom.timezone, signal: request.signal };

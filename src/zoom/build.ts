@@ -4,16 +4,16 @@ import type { Clock } from '../clock.js';
 import type { Config, ZoomSecrets } from '../config.js';
 import { TokenProvider } from './auth.js';
 import { ZoomClient } from './client.js';
-import { RatePacer, type RateLabel } from './pacer.js';
+import { RatePacer, type RateLabel, type RatePacerOptions } from './pacer.js';
 
-export type PacerFactory = (rates: Partial<Record<RateLabel, number>>, clock: Clock) => RatePacer;
+export type PacerFactory = (rates: Partial<Record<RateLabel, number>>, clock: Clock, options: RatePacerOptions) => RatePacer;
 
 export function buildZoom(
   config: Config,
   secrets: ZoomSecrets,
   clock: Clock,
   signal: AbortSignal | undefined,
-  makePacer: PacerFactory = (rates, pacerClock) => new RatePacer(rates, pacerClock),
+  makePacer: PacerFactory = (rates, pacerClock, options) => new RatePacer(rates, pacerClock, options),
 ): { zoom: ZoomClient; auth: TokenProvider } {
   const timeoutMs = Duration.fromISO(config.zoom.requestTimeout).toMillis();
   const auth = new TokenProvider({ tokenUrl: config.zoom.oauthTokenUrl, secrets, clock, retryLimit: config.zoom.retry.limit, timeoutMs, signal });
@@ -26,6 +26,7 @@ export function buildZoom(
       ...(config.zoom.downloadRate ? { download: config.zoom.downloadRate } : {}),
     },
     clock,
+    { share },
   );
   const zoom = new ZoomClient({
     apiBaseUrl: config.zoom.apiBaseUrl,

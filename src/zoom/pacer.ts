@@ -17,8 +17,18 @@ interface LabelState {
   throttled: number;
 }
 
-/** The fraction of an announced limit this label keeps to after a 429 (other apps share the account's budget). */
-const ANNOUNCED_SHARE = 0.8;
+/**
+ * After a 429 that announced the label's limit, the label keeps to this fraction of its share of it (zoom.rateShare
+ * says how much of the account's budget this tool may use): a little under, so that requests spaced evenly never
+ * reach the limit in any one-second window, however Zoom aligns its windows.
+ */
+const ANNOUNCED_MARGIN = 0.95;
+
+export interface RatePacerOptions {
+  /** The share of an announced limit this tool may use (zoom.rateShare); 1 by default. */
+  share?: number;
+  monotonic?: () => number;
+}
 const MIN_RATE = 1;
 const RECENT_MS = 1000;
 const MIN_SPAN_MS = 100;
@@ -26,11 +36,16 @@ const MIN_SPAN_MS = 100;
 export class RatePacer {
   private readonly labels = new Map<RateLabel, LabelState>();
 
+  private readonly monotonic: () => number;
+  private readonly announcedShare: number;
+
   constructor(
     rates: Partial<Record<RateLabel, number>>,
     private readonly clock: Clock,
-    private readonly monotonic: () => number = () => performance.now(),
+    options: RatePacerOptions = {},
   ) {
+    this.monotonic = options.monotonic ?? (() => performance.now());
+    this.announcedShare = ANNOUNCED_MARGIN * (options.share ?? 1);
     for (const [label, perSecond] of Object.entries(rates) as [RateLabel, number][]) {
       this.state(label).intervalMs = 1000 / perSecond;
     }
@@ -71,7 +86,7 @@ export class RatePacer {
     state.nextSlot = state.pausedUntil;
     if (inBurst) return;
     const current = state.intervalMs > 0 ? 1000 / state.intervalMs : Number.POSITIVE_INFINITY;
-    const ceiling = state.announced !== null ? state.announced * ANNOUNCED_SHARE : null;
+    const ceiling = state.announced !== null ? state.announced * this.announcedShare : null;
     const rate = ceiling !== null && current > ceiling ? ceiling : Math.min(current, this.recentRate(state, now)) / 2;
     state.intervalMs = 1000 / Math.max(MIN_RATE, rate);
   }
