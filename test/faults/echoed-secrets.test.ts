@@ -5,10 +5,10 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { harness } from '../support/harness.js';
 import { ensureBuild, startCli } from './child.js';
+import { ledgerText } from './support.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -23,17 +23,6 @@ async function serve(server: Server): Promise<string> {
     server.close(() => resolve());
   }));
   return `127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-/** Every row of every table of the ledger, as text. */
-function ledgerText(ledgerPath: string): string {
-  const db = new Database(ledgerPath, { readonly: true });
-  try {
-    const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((row) => row.name);
-    return tables.map((table) => JSON.stringify(db.prepare(`SELECT * FROM "${table}"`).all())).join('\n');
-  } finally {
-    db.close();
-  }
 }
 
 async function notesOnlyHarness(destination: Record<string, unknown>) {

@@ -6,12 +6,11 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { redactor } from '../../src/redact.js';
 import { harness, listFiles } from '../support/harness.js';
 import { ensureBuild, sleep, startCli } from './child.js';
-import { failedRows, fetchPage } from './support.js';
+import { failedRows, fetchPage, ledgerText } from './support.js';
 
 const CANARY = `s3cr3t-LEAK-canary-${randomBytes(6).toString('hex')}`;
 const DAY = 86_400_000;
@@ -70,17 +69,6 @@ async function tokenProxy(target: string): Promise<{ url: string; tokens: string
 
 function everyFile(root: string): string[] {
   return listFiles(root).map((file) => path.join(root, file));
-}
-
-/** Every text value in every table of the ledger, as SQL sees it. */
-function ledgerText(ledgerPath: string): string {
-  const db = new Database(ledgerPath, { readonly: true });
-  try {
-    const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((row) => row.name);
-    return tables.map((table) => JSON.stringify(db.prepare(`SELECT * FROM "${table}"`).all())).join('\n');
-  } finally {
-    db.close();
-  }
 }
 
 beforeAll(() => ensureBuild(), 120_000);

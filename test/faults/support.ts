@@ -114,3 +114,14 @@ export async function fetchPage(sandbox: Sandbox, path: string, query: Record<st
   if (response.status !== 200) throw new Error(`${path}: HTTP ${response.status}`);
   return (await response.json()) as Record<string, unknown>;
 }
+
+/** Every value in every table of the ledger, as text (to look for what must never be stored). */
+export function ledgerText(ledgerPath: string): string {
+  const db = new Database(ledgerPath, { readonly: true });
+  try {
+    const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((row) => row.name);
+    return tables.map((table) => JSON.stringify(db.prepare(`SELECT * FROM "${table}"`).all())).join('\n');
+  } finally {
+    db.close();
+  }
+}
