@@ -11,7 +11,9 @@ const remembered = new Set<string>();
 
 export function rememberSecret(value: string | undefined | null): void {
   if (!value) return;
-  for (const part of [value, ...value.split(/\s+/)]) if (part.length >= MIN_SECRET_LENGTH) remembered.add(part);
+  // An auth header's value ("Bearer <token>"): the credential alone too, never the scheme's name ("Bearer" is 6 long).
+  const credential = /^\s*[A-Za-z][\w-]*\s+(\S+)\s*$/.exec(value)?.[1];
+  for (const part of [value.trim(), credential]) if (part && part.length >= MIN_SECRET_LENGTH) remembered.add(part);
 }
 
 export function secretValues(env: NodeJS.ProcessEnv): string[] {
