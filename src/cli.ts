@@ -36,7 +36,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('--log-file <path>', 'append log records to this file instead of stderr')
     .option('--no-progress', 'never draw live progress (it is drawn only on a terminal anyway)')
     .exitOverride()
-    .configureOutput({ writeOut: out, writeErr: err })
+    .configureOutput({
+      writeOut: out,
+      writeErr: err,
+      // Commander's own usage errors follow --log-format json like every other error line.
+      outputError: (text, write) => {
+        const global = program.opts<GlobalOptions>();
+        if (global.logFormat === 'json' && !global.logFile) errorLine(global, err, redact, null)(text.trim().replace(/^error: /, ''));
+        else write(text);
+      },
+    })
     .addHelpText(
       'after',
       `

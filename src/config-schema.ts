@@ -434,6 +434,8 @@ export const configSchema = z.strictObject({
     .default([{ name: 'archive', type: 'filesystem', path: './archive' }]),
   listen: listenSchema,
 }).superRefine((config, context) => {
+  // A URL that does not parse is already reported by its own field.
+  if (!URL.canParse(config.listen.websocket.url) || !URL.canParse(config.zoom.apiBaseUrl)) return;
   // The subscription's access token goes in the socket URL's query string: only to Zoom's hosts, never in clear.
   if (!socketTokenMayGoTo(new URL(config.listen.websocket.url), config.zoom.downloadHosts, config.zoom.apiBaseUrl)) {
     context.addIssue({

@@ -8,12 +8,21 @@ const MIN_SECRET_LENGTH = 6;
  * and the values of the variables a destination's config names. Every redactor of this process hides them.
  */
 const remembered = new Set<string>();
+/** The most recent ones are kept: a token is good for an hour, and a listener runs for months. */
+const MAX_REMEMBERED = 64;
+/** Bumped when `remembered` changes, so redactors rebuild their list of spellings only then. */
+let rememberedVersion = 0;
 
 export function rememberSecret(value: string | undefined | null): void {
   if (!value) return;
   // An auth header's value ("Bearer <token>"): the credential alone too, never the scheme's name ("Bearer" is 6 long).
-  const credential = /^\s*[A-Za-z][\w-]*\s+(\S+)\s*$/.exec(value)?.[1];
-  for (const part of [value.trim(), credential]) if (part && part.length >= MIN_SECRET_LENGTH) remembered.add(part);
+  const credential = /^\s*(?:Bearer|Basic|Token|OAuth|Zoho-oauthtoken|SSWS)\s+(\S+)\s*$/i.exec(value)?.[1];
+  for (const part of [value.trim(), credential]) {
+    if (!part || part.length < MIN_SECRET_LENGTH || remembered.has(part)) continue;
+    remembered.add(part);
+    if (remembered.size > MAX_REMEMBERED) remembered.delete(remembered.values().next().value!);
+    rememberedVersion++;
+  }
 }
 
 export function secretValues(env: NodeJS.ProcessEnv): string[] {
@@ -30,11 +39,19 @@ function spellings(secret: string): string[] {
 
 export function redactor(env: NodeJS.ProcessEnv, extra: () => readonly string[] = () => []): (text: string) => string {
   const fixed = secretValues(env);
+  let built: { version: number; extra: readonly string[]; spellings: string[] } | null = null;
+  const spelled = (): string[] => {
+    const added = extra();
+    if (built?.version !== rememberedVersion || built.extra.length !== added.length) {
+      // Longest first, so a secret that contains another is replaced whole.
+      const secrets = [...new Set([...fixed, ...added, ...remembered])].sort((a, b) => b.length - a.length);
+      built = { version: rememberedVersion, extra: [...added], spellings: secrets.flatMap(spellings) };
+    }
+    return built.spellings;
+  };
   return (text) => {
     let result = text;
-    // Longest first, so a secret that contains another is replaced whole.
-    const secrets = [...new Set([...fixed, ...extra(), ...remembered])].sort((a, b) => b.length - a.length).flatMap(spellings);
-    for (const secret of secrets) {
+    for (const secret of spelled()) {
       if (secret.length >= MIN_SECRET_LENGTH && result.includes(secret)) result = result.split(secret).join('[redacted]');
     }
     // Bearer and Basic credentials, whatever their value.

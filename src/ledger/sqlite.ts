@@ -1,6 +1,6 @@
 // The SQLite ledger (better-sqlite3, WAL). Lookups and writes are set-based: one statement over a JSON array of keys,
 // batches in one transaction.
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -265,7 +265,8 @@ export class SqliteLedger implements Ledger {
       const version = db.pragma('user_version', { simple: true }) as number;
       if (!options.currentSchema || version >= SCHEMA_VERSION) return new SqliteLedger(db);
       // VACUUM INTO reads a consistent snapshot (the WAL included) and writes a compact copy; memory stays flat.
-      const folder = mkdtempSync(path.join(tmpdir(), 'zcc-ledger-view-'));
+      removeViewsOfDeadProcesses();
+      const folder = mkdtempSync(path.join(tmpdir(), `${VIEW_PREFIX}${process.pid}-`));
       const copy = path.join(folder, 'ledger.sqlite');
       try {
         db.prepare('VACUUM INTO ?').run(copy);
@@ -347,7 +348,6 @@ export class SqliteLedger implements Ledger {
         .sql('INSERT OR REPLACE INTO run_lock (id, pid, host, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)')
         .run(owner.pid, owner.host, owner.startedAt, new Date().toISOString());
     }).immediate();
-    if (!this.lockOwner) runLocksHeldHere++;
     this.lockOwner = owner;
     this.heartbeat = setInterval(() => this.beatRunLock(), RUN_LOCK_HEARTBEAT_MS);
     this.heartbeat.unref();
@@ -379,7 +379,6 @@ export class SqliteLedger implements Ledger {
   private stopHeartbeat(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
-    if (this.lockOwner) runLocksHeldHere--;
     this.lockOwner = null;
   }
 
@@ -1062,15 +1061,28 @@ interface RunLockRow {
  * reused by an unrelated process) its heartbeat stopped more than RUN_LOCK_STALE_MS ago. A lock without a heartbeat
  * (schema 2) is judged by the pid alone.
  */
-/** Run locks this process holds now (any connection). */
-let runLocksHeldHere = 0;
+/** The temp folders of upgraded read-only copies: `zcc-ledger-view-<pid>-<random>`. */
+const VIEW_PREFIX = 'zcc-ledger-view-';
+
+/** A copy whose process is gone (killed, or a second Ctrl-C before it closed): it names every artifact; remove it. */
+function removeViewsOfDeadProcesses(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = name.startsWith(VIEW_PREFIX) ? Number(name.slice(VIEW_PREFIX.length).split('-')[0]) : NaN;
+    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+/** When this process started: every thread of it agrees, unlike a counter kept per module instance. */
+const PROCESS_STARTED_MS = Date.now() - process.uptime() * 1000;
 
 /**
- * A lock under this process's own pid on this host that this process does not hold was left by a process that died
- * and whose pid this one now has (a container restarted at once: pid 1, the same host name). Its pid looks alive.
+ * A lock under this process's own pid on this host whose last heartbeat came before this process started was left by
+ * a process that died and whose pid this one now has (a container restarted at once: pid 1, the same host name). Its
+ * pid looks alive. (The heartbeat is the real time of the holder's last beat; a run's start may be a test's clock.)
  */
 function leftByEarlierSelf(held: RunLockRow): boolean {
-  return held.host === hostname() && held.pid === process.pid && runLocksHeldHere === 0;
+  if (held.host !== hostname() || held.pid !== process.pid || held.heartbeat_at === null) return false;
+  return Date.parse(held.heartbeat_at) < PROCESS_STARTED_MS;
 }
 
 function runLockStale(held: RunLockRow, now: number): boolean {

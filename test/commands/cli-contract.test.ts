@@ -152,7 +152,33 @@ describe('listen', () => {
   });
 });
 
+describe('URLs in the config that do not parse', () => {
+  it.each([
+    ['listen.websocket.url', { listen: { websocket: { url: 'not a url' } } }, /^zcc-reconcile: listen\.websocket\.url: "not a url" is not valid; expected a ws:\/\/ or wss:\/\/ URL\n$/],
+    ['zoom.apiBaseUrl', { zoom: { apiBaseUrl: 'not a url' } }, /^zcc-reconcile: zoom\.apiBaseUrl: "not a url" is not valid; expected /],
+  ])('%s is a config error naming the key (exit 2), not "unexpected error"', async (_key, config, message) => {
+    const h = (current = await harness());
+    const file = path.join(h.dir, 'bad-url.json');
+    writeFileSync(file, JSON.stringify(config));
+    const ran = await cli(['run', '--config', file, '--dry-run'], h.env(), h.dir);
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toMatch(message);
+  });
+});
+
 describe('--log-format json on stderr: every line a JSON object', () => {
+  it.each([
+    [['run', '--bogus']],
+    [['run', '--from']],
+    [['status', '--format', 'xml']],
+  ])('for a usage error commander finds: %j (exit 2)', async (args) => {
+    const h = (current = await harness());
+    const ran = await cli(['--log-format', 'json', ...args], h.env(), h.dir);
+    expect(ran.code).toBe(2);
+    expect(notJson(ran.stderr)).toEqual([]);
+    expect(JSON.parse(ran.stderr)).toMatchObject({ level: 'error', event: 'error' });
+  });
+
   it('when a run meets a held lock (exit 4): the error once, as JSON', async () => {
     const h = (current = await harness());
     expect((await cli(['run', '--config', h.configPath, '--from', '2026-11-18', '--to', '2026-11-18'], h.env(), h.dir)).code).toBe(0);

@@ -277,8 +277,9 @@ describe('reconciliation against the sandbox', () => {
     const h = (current = await harness());
     expect((await h.run()).exitCode).toBe(0);
     const db = new Database(h.ledgerPath);
-    const minuteAgo = new Date(Date.now() - 60_000).toISOString();
-    db.prepare('INSERT INTO run_lock (id, pid, host, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)').run(process.pid, hostname(), minuteAgo, minuteAgo);
+    // Its last heartbeat came a minute before this process started.
+    const beforeThisProcess = new Date(Date.now() - process.uptime() * 1000 - 60_000).toISOString();
+    db.prepare('INSERT INTO run_lock (id, pid, host, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)').run(process.pid, hostname(), beforeThisProcess, beforeThisProcess);
     db.close();
     expect((await h.run()).exitCode).toBe(0);
   });

@@ -1,4 +1,4 @@
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hostname } from 'node:os';
@@ -405,4 +405,35 @@ describe('SQLite ledger', () => {
     expect(() => readonly.recordDeliveries([{ destination: 'a', key: 'k2', fingerprint: 'f', size: 1, sha256: 's', location: 'l', deliveredAt: 'now' }])).toThrow();
     readonly.close();
   });
+
+  it('a read-only view at the current schema of an older ledger removes copies their dead processes left, and its own on close', () => {
+    const file = tempLedgerPath();
+    const raw = new Database(file);
+    MIGRATIONS.slice(0, 4).forEach((migration) => raw.exec(migration));
+    raw.pragma('user_version = 4');
+    raw.close();
+    const temp = mkdtempSync(path.join(tmpdir(), 'zcc-views-'));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = temp;
+    try {
+      // Left by a process that is gone (a second Ctrl-C), and one a live process (this one) is using.
+      mkdirSync(path.join(temp, 'zcc-ledger-view-999999999-abc'));
+      mkdirSync(path.join(temp, `zcc-ledger-view-${process.pid}-live`));
+      const view = SqliteLedger.open(file, { readonly: true, currentSchema: true });
+      expect(view.schemaInfo()).toEqual({ version: MIGRATIONS.length, latest: MIGRATIONS.length });
+      const live = `zcc-ledger-view-${process.pid}-live`;
+      const during = readdirSync(temp);
+      expect(during).toContain(live);
+      expect(during.filter((name) => name !== live)).toEqual([expect.stringMatching(new RegExp(`^zcc-ledger-view-${process.pid}-`))]);
+      view.close();
+      expect(readdirSync(temp)).toEqual([live]);
+      const untouched = new Database(file, { readonly: true });
+      expect(untouched.pragma('user_version', { simple: true })).toBe(4);
+      untouched.close();
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+  });
 });
+
