@@ -200,7 +200,8 @@ describe('--log-format json on stderr: every line a JSON object', () => {
   });
 
   it('when a run is stopped by SIGINT (exit 130)', async () => {
-    const h = (current = await harness({ latencyMs: 40 }));
+    // Slow answers: the run is still going when the signal comes, even on a loaded machine.
+    const h = (current = await harness({ latencyMs: 200 }));
     const run = spawnCli(['--log-format', 'json', 'run', '--config', h.configPath, '--from', '2026-11-11', '--to', '2026-11-19'], h, /"artifact_delivered"/);
     await run.started;
     run.child.kill('SIGINT');
@@ -221,7 +222,8 @@ describe('what a dry run says about itself', () => {
   });
 
   it('a dry run stopped by SIGINT does not claim to be recorded as interrupted', async () => {
-    const h = (current = await harness({ latencyMs: 40 }));
+    // Slow answers: the run is still going when the signal comes, even on a loaded machine.
+    const h = (current = await harness({ latencyMs: 200 }));
     const run = spawnCli(['--verbose', 'run', '--dry-run', '--config', h.configPath, '--from', '2026-11-10', '--to', '2026-11-19'], h, /window \[/);
     await run.started;
     run.child.kill('SIGINT');
