@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ARTIFACT_KINDS } from './artifacts.js';
-import type { CommandContext, GlobalOptions } from './commands/context.js';
+import { jsonLogsOnStderr, type CommandContext, type GlobalOptions } from './commands/context.js';
 import type { DoctorOptions } from './commands/doctor.js';
 import type { DemoOptions, RunOptions } from './commands/run.js';
 import type { StatusOptions } from './commands/status.js';
@@ -42,7 +42,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       // Commander's own usage errors follow --log-format json like every other error line.
       outputError: (text, write) => {
         const global = program.opts<GlobalOptions>();
-        if (global.logFormat === 'json' && !global.logFile) errorLine(global, err, redact, null)(text.trim().replace(/^error: /, ''));
+        if (jsonLogsOnStderr(global)) errorLine(global, err, redact, null)(text.trim().replace(/^error: /, ''));
         else write(text);
       },
     })
@@ -203,7 +203,7 @@ Examples:
  * every line there), once (a run that already logged it as JSON adds nothing).
  */
 function errorLine(global: GlobalOptions, err: (text: string) => void, redact: (text: string) => string, error: unknown): (text: string) => void {
-  if (global.logFormat !== 'json' || global.logFile) return (text) => err(`zcc-reconcile: ${text}\n`);
+  if (!jsonLogsOnStderr(global)) return (text) => err(`zcc-reconcile: ${text}\n`);
   if (error instanceof Error && loggedAsJson.has(error)) return () => {};
   const logger = new Logger({ format: 'json', verbose: false, stderr: err, redact });
   return (text) => logger.write({ level: 'error', event: 'error', message: text });

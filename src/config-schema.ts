@@ -2,7 +2,7 @@
 import { Duration } from 'luxon';
 import { z } from 'zod';
 import { ARTIFACT_KINDS } from './artifacts.js';
-import { socketTokenMayGoTo, ZOOM_WEBSOCKET_HOST } from './zoom/hosts.js';
+import { SOCKET_URL_EXPECTED, socketTokenMayGoTo } from './zoom/hosts.js';
 
 const isoDuration = z
   .string()
@@ -181,7 +181,9 @@ export const TEXT_KINDS = ['note', 'disposition', 'recording_transcript', 'messa
 export const MEDIA_KINDS = ['recording', 'voicemail'] as const;
 export const CRM_LINK_PLACEHOLDERS = ['key', 'kind', 'engagementId', 'date', 'extension'] as const;
 const attachMode = z.enum(['text', 'file', 'link', 'none']);
-const crmUrl = httpUrl.refine(isAllowedHttpTarget, { message: 'an https:// URL (plain http only to loopback)' });
+/** The refusal of a URL that credentials travel to (a CRM's, Zoom's token and API URLs). */
+const CREDENTIALS_IN_CLEAR = { message: 'an https:// URL (plain http only to loopback)' };
+const crmUrl = httpUrl.refine(isAllowedHttpTarget, CREDENTIALS_IN_CLEAR);
 
 const crmBase = {
   ...destinationBase,
@@ -383,8 +385,8 @@ export const configSchema = z.strictObject({
   zoom: z
     .strictObject({
       // The token and the client secret travel to these: https, or plain http only to loopback (the sandbox).
-      apiBaseUrl: z.url().refine(isAllowedHttpTarget, { message: 'an https:// URL (plain http only to loopback)' }).default('https://api.zoom.us/v2'),
-      oauthTokenUrl: z.url().refine(isAllowedHttpTarget, { message: 'an https:// URL (plain http only to loopback)' }).default('https://zoom.us/oauth/token'),
+      apiBaseUrl: z.url().refine(isAllowedHttpTarget, CREDENTIALS_IN_CLEAR).default('https://api.zoom.us/v2'),
+      oauthTokenUrl: z.url().refine(isAllowedHttpTarget, CREDENTIALS_IN_CLEAR).default('https://zoom.us/oauth/token'),
       downloadHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'a host or host:port')).min(1)
         .default(['api.zoom.us', 'zoom.us']),
       timezone: timezone.default('UTC'),
@@ -441,7 +443,7 @@ export const configSchema = z.strictObject({
     context.addIssue({
       code: 'custom',
       path: ['listen', 'websocket', 'url'],
-      message: `wss://${ZOOM_WEBSOCKET_HOST}/ws or another host in zoom.downloadHosts (ws:// only to loopback): the Zoom token travels in its query string`,
+      message: `${SOCKET_URL_EXPECTED}: the Zoom token travels in its query string`,
     });
   }
 });

@@ -31,6 +31,11 @@ export interface CommandContext {
   stderr: NodeJS.WriteStream;
 }
 
+/** Log records go to stderr as JSON: then every line there must be a JSON object (a log shipper reads them). */
+export function jsonLogsOnStderr(global: GlobalOptions): boolean {
+  return global.logFormat === 'json' && !global.logFile;
+}
+
 export async function loadCommandConfig(context: CommandContext): Promise<{ config: Config; source: string | null }> {
   const { findConfigFile, loadConfig } = await import('../config.js');
   const loaded = await loadConfig(findConfigFile(context.global.config, context.env, context.cwd), context.cwd);

@@ -7,7 +7,7 @@ import { loggedAsJson, type Logger } from '../logging.js';
 import type { RunProgress } from '../progress.js';
 import { CsvReportWriter, failureSummary, renderReport, toJsonReport, type ReportFormat, type ReportTiming } from '../report.js';
 import type { RunEvent, RunResult } from '../run.js';
-import { checkOutputFile, createLogger, loadCommandConfig, parseKinds, type CommandContext } from './context.js';
+import { checkOutputFile, createLogger, jsonLogsOnStderr, loadCommandConfig, parseKinds, type CommandContext } from './context.js';
 
 export interface RunOptions {
   from?: string;
@@ -58,8 +58,7 @@ export async function runCommand(options: RunOptions, context: CommandContext): 
   }
   await observer.finish(result);
   // JSON logs on stderr carry it in run_end (every line there is a JSON object).
-  const jsonOnStderr = context.global.logFormat === 'json' && !context.global.logFile;
-  if (signal && result.interrupted && !jsonOnStderr) {
+  if (signal && result.interrupted && !jsonLogsOnStderr(context.global)) {
     context.err(
       options.dryRun
         ? `zcc-reconcile: stopped by ${signal}; a dry run changes nothing\n`
@@ -125,13 +124,12 @@ class RunObserver {
     options: { format?: ReportFormat; reportFile?: string; timezone: string },
   ): Promise<RunObserver> {
     const { global } = context;
-    const logsOnStderr = !global.logFile && (global.logFormat === 'json' || global.verbose === true);
     const { progressWanted } = await import('../progress.js');
     const wanted = progressWanted({
       stream: context.stderr,
       quiet: global.quiet === true,
       disabled: !global.progress,
-      logsOnStream: logsOnStderr && global.logFormat === 'json',
+      logsOnStream: jsonLogsOnStderr(global),
       env: context.env,
     });
     let progress: RunProgress | null = null;
@@ -149,7 +147,7 @@ class RunObserver {
   async abandon(error: unknown): Promise<void> {
     this.progress?.stop();
     this.logger.write({ level: 'error', event: 'error', message: error instanceof Error ? error.message : String(error) });
-    if (this.logger.onStderr && this.context.global.logFormat === 'json' && error instanceof Error) loggedAsJson.add(error);
+    if (jsonLogsOnStderr(this.context.global) && error instanceof Error) loggedAsJson.add(error);
     await this.logger.close();
   }
 
@@ -168,8 +166,7 @@ class RunObserver {
       writeFileSync(this.options.reportFile, context.redact(this.html.render(toJsonReport(result, timing))), { mode: 0o600 });
     }
     // JSON logs on stderr already carry run_end and every failure; a text summary there would only be noise.
-    const jsonOnStderr = global.logFormat === 'json' && !global.logFile;
-    if (result.exitCode !== 0 && !result.interrupted && !jsonOnStderr) context.err(failureSummary(result));
+    if (result.exitCode !== 0 && !result.interrupted && !jsonLogsOnStderr(global)) context.err(failureSummary(result));
     const logError = await this.logger.close();
     if (logError) context.err(`zcc-reconcile: could not write the log file ${global.logFile}: ${logError.message}\n`);
   }

@@ -16,7 +16,7 @@ import { buildWorker } from './drain.js';
 import { ThreadedWorker } from './threaded.js';
 import { DEFAULT_RETRY_DELAYS_MS, type InboxDrain } from './worker.js';
 import { buildZoom } from '../zoom/build.js';
-import { socketTokenMayGoTo, ZOOM_WEBSOCKET_HOST } from '../zoom/hosts.js';
+import { SOCKET_URL_EXPECTED, socketTokenMayGoTo } from '../zoom/hosts.js';
 
 export interface ListenRequest {
   config: Config;
@@ -70,7 +70,7 @@ export async function startListener(request: ListenRequest): Promise<Listener> {
   // The config schema refuses such a URL; this guards a config built in code as well.
   const { url: socketUrl, subscriptionId: socketSubscription } = config.listen.websocket;
   if (socketSubscription !== null && !socketTokenMayGoTo(new URL(socketUrl), config.zoom.downloadHosts, config.zoom.apiBaseUrl)) {
-    throw new ConfigError('listen.websocket.url', socketUrl, `wss://${ZOOM_WEBSOCKET_HOST}/ws or another host in zoom.downloadHosts (ws:// only to loopback)`);
+    throw new ConfigError('listen.websocket.url', socketUrl, SOCKET_URL_EXPECTED);
   }
   const ledger = openLedger(config.ledger.path);
   // Stops the WebSocket's token requests when the listener closes.

@@ -1056,11 +1056,6 @@ interface RunLockRow {
   heartbeat_at: string | null;
 }
 
-/**
- * A lock left by a holder that is gone: on this host its process is dead; from any host (another container, a pid
- * reused by an unrelated process) its heartbeat stopped more than RUN_LOCK_STALE_MS ago. A lock without a heartbeat
- * (schema 2) is judged by the pid alone.
- */
 /** The temp folders of upgraded read-only copies: `zcc-ledger-view-<pid>-<random>`. */
 const VIEW_PREFIX = 'zcc-ledger-view-';
 
@@ -1085,6 +1080,11 @@ function leftByEarlierSelf(held: RunLockRow): boolean {
   return Date.parse(held.heartbeat_at) < PROCESS_STARTED_MS;
 }
 
+/**
+ * A lock left by a holder that is gone: on this host its process is dead; from any host (another container, a pid
+ * reused by an unrelated process) its heartbeat stopped more than RUN_LOCK_STALE_MS ago. A lock without a heartbeat
+ * (schema 2) is judged by the pid alone.
+ */
 function runLockStale(held: RunLockRow, now: number): boolean {
   if (held.host === hostname() && !processAlive(held.pid)) return true;
   return held.heartbeat_at !== null && now - Date.parse(held.heartbeat_at) > RUN_LOCK_STALE_MS;

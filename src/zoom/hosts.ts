@@ -22,6 +22,9 @@ export function tokenMayGoTo(url: URL, downloadHosts: readonly string[], apiBase
 /** Zoom's WebSocket host (zcc-events.md): a subscription's access token travels in the query string of its URL. */
 export const ZOOM_WEBSOCKET_HOST = 'ws.zoom.us';
 
+/** What a WebSocket URL that carries the token must be (config errors name it). */
+export const SOCKET_URL_EXPECTED = `wss://${ZOOM_WEBSOCKET_HOST}/ws or another host in zoom.downloadHosts (ws:// only to loopback)`;
+
 /** The same rule for a WebSocket URL: wss (ws only to loopback), to Zoom's WebSocket host or a host Zoom's token may go to. */
 export function socketTokenMayGoTo(url: URL, downloadHosts: readonly string[], apiBaseUrl: string): boolean {
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return false;
