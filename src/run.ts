@@ -156,6 +156,13 @@ function openLedger(file: string, readonly: boolean): Ledger {
  */
 const SLICES_PER_RANGE = 4;
 
+/**
+ * The first query over a range keeps paging alone when the endpoint's total_records says this few pages are left:
+ * slices would cost at least one query each and list the first page's items again, so they would make more requests
+ * than these pages, to save at most one round trip.
+ */
+const PAGES_LEFT_TO_PAGE_ALONE = 2;
+
 /** Failed artifacts planned together when retried from the ledger (about a listed page's worth). */
 const RETRY_BATCH = 250;
 
@@ -264,7 +271,7 @@ class Walker {
    * Lists one source over one range and pushes what it finds; true when the listing and all its pushes completed. A
    * range that fits one page costs one query; a longer one is listed again as concurrent slices, each its own query
    * (both bounds, its own page tokens), and counts as listed when every slice is (the first page's items come again:
-   * the seen set makes them free).
+   * the seen set makes them free). Where total_records shows only a page or two more, the first query pages on alone.
    */
   private async listRange(source: SourceName, range: Window): Promise<boolean> {
     const tasks = new TaskGroup();
@@ -297,14 +304,17 @@ class Walker {
     }
   }
 
-  /** Lists one slice; with `probe`, stops after the first page if more follow ('more'), else lists to the end ('done'). */
+  /**
+   * Lists one slice to its end ('done'). With `probe`, returns 'more' after the first page when more pages follow,
+   * unless total_records shows only a page or two left: those it lists itself.
+   */
   private async listSlice(source: SourceName, slice: Window, tasks: TaskGroup, failed: { error: Error | null }, probe: boolean): Promise<'done' | 'more'> {
     try {
       for await (const page of listChunk(this.push.zoom, source, slice)) {
         if (this.halted() || failed.error) return 'done';
         this.request.onEvent?.({ type: 'page', source, items: page.artifacts.length + page.invalid.length });
         await this.handlePage(page, tasks);
-        if (probe && page.more) return 'more';
+        if (probe && page.more && !(page.pagesLeft !== null && page.pagesLeft <= PAGES_LEFT_TO_PAGE_ALONE)) return 'more';
       }
       return 'done';
     } catch (error) {

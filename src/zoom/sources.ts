@@ -14,6 +14,8 @@ export interface ListedPage {
   invalid: InvalidItem[];
   /** More pages follow in this walk. */
   more: boolean;
+  /** How many more pages this walk needs by the endpoint's total_records; null where it reports none (recordings). */
+  pagesLeft: number | null;
 }
 
 const RESTARTS = 2;
@@ -64,14 +66,17 @@ function requestFor(source: SourceName, chunk: Window): { request: ListRequest; 
  */
 export async function* listChunk(client: ZoomClient, source: SourceName, chunk: Window): AsyncGenerator<ListedPage> {
   const { request, map, idField } = requestFor(source, chunk);
+  const pageSize = Number(request.query.page_size);
   for (let attempt = 0; ; attempt++) {
     const pass = new ListingPass(idField);
     let total: number | null = null;
     try {
       for await (const page of pages(client, request)) {
         total = page.totalRecords ?? total;
-        const listed: ListedPage = { artifacts: [], invalid: [], more: page.more };
-        for (const item of pass.page(page.items)) {
+        const kept = pass.page(page.items);
+        const pagesLeft = !page.more ? 0 : total === null ? null : Math.ceil(Math.max(0, total - pass.listed()) / pageSize);
+        const listed: ListedPage = { artifacts: [], invalid: [], more: page.more, pagesLeft };
+        for (const item of kept) {
           const mapped = map(item);
           if ('invalid' in mapped) {
             listed.invalid.push(mapped.invalid);
@@ -130,9 +135,14 @@ class ListingPass {
     return kept;
   }
 
+  /** Distinct items listed so far. */
+  listed(): number {
+    return this.ids.size + this.withoutId;
+  }
+
   /** Why this walk may have missed items, or null when it is complete. */
   doubt(total: number | null): string | null {
-    const listed = this.ids.size + this.withoutId;
+    const listed = this.listed();
     if (total !== null) return listed < total ? `listed ${listed} distinct items of ${total}` : null;
     return this.shifted ? 'items kept moving between pages' : null;
   }

@@ -61,6 +61,8 @@ async function setup(options: HarnessOptions = {}, defaults: Partial<RunRequest>
  * slice would fit one page and no page token would ever be sent).
  */
 const PAGED: HarnessOptions = { engagementsPerDay: 110, mediaBytes: { min: 300, max: 2_000 } };
+/** Six pages of engagements: after the first, total_records leaves more than the first query pages alone. */
+const SLICED: HarnessOptions = { engagementsPerDay: 260, mediaBytes: { min: 300, max: 2_000 } };
 const ONE_QUERY: Partial<RunRequest> = { listSlices: 1 };
 
 function tokenRequests(h: Harness): number {
@@ -435,7 +437,7 @@ describe('paging', () => {
   });
 
   it('a range of several pages is listed as concurrent slices: both bounds on each query, slices tile the chunk, every item once', async () => {
-    const { h, memory, run } = await setup(PAGED);
+    const { h, memory, run } = await setup(SLICED);
     const result = await run();
     expect(result.exitCode).toBe(0);
     expectExactlyOnce(h.sandbox, WINDOW, memory, h.ledgerPath);
@@ -454,8 +456,31 @@ describe('paging', () => {
     );
   });
 
+  it('a range that total_records shows has only two pages after the first is paged by that one query, not sliced', async () => {
+    const { h, memory, run } = await setup(PAGED);
+    const result = await run();
+    expect(result.exitCode).toBe(0);
+    expectExactlyOnce(h.sandbox, WINDOW, memory, h.ledgerPath);
+    const lists = h.sandbox.requests.filter((request) => request.operationId === 'listEngagements');
+    expect(lists.map((request) => `${String(request.query.from)} ${String(request.query.to)}`)).toEqual(
+      Array(3).fill('2026-11-17T00:00:00Z 2026-11-19T00:00:00Z'),
+    );
+    expect(lists.filter((request) => request.query.next_page_token !== undefined)).toHaveLength(2);
+  });
+
+  it('recordings report no total_records: a range of three pages is still sliced after its first page', async () => {
+    const { h, memory, run } = await setup({ engagementsPerDay: 520, mediaBytes: { min: 100, max: 300 } });
+    const result = await run({ kinds: ['recording'] });
+    expect(result.exitCode).toBe(0);
+    const lists = h.sandbox.requests.filter((request) => request.operationId === 'listRecordings');
+    const bounds = new Set(lists.map((request) => `${String(request.query.from)} ${String(request.query.to)}`));
+    expect(bounds.size).toBe(5);
+    const truth = h.sandbox.truth.artifacts(WINDOW).filter((artifact) => artifact.kind === 'recording');
+    expect([...memory.objects.keys()].sort()).toEqual(truth.map((artifact) => artifact.key).sort());
+  });
+
   it('a slice that cannot be listed leaves its chunk unchecked (exit 3); the next run lists it and delivers the rest once', async () => {
-    const { h, memory, run, fault } = await setup(PAGED);
+    const { h, memory, run, fault } = await setup(SLICED);
     fault({ operationId: 'listEngagements' }, { type: 'status', status: 503 }, { times: Infinity, after: 2 });
     const result = await run();
     expect(result.exitCode).toBe(3);
