@@ -80,7 +80,8 @@ export function parseEnvelope(body: unknown): ParsedEvent | null {
   if (!isObject(body) || typeof body.event !== 'string' || body.event.length === 0 || body.event.length > 200) return null;
   const payload = body.payload;
   if (!isObject(payload)) return null;
-  const eventTs = typeof body.event_ts === 'number' && Number.isFinite(body.event_ts) ? body.event_ts : null;
+  // A number outside the dates JavaScript can hold (1e20) is no time at all: the event is dated when it was received.
+  const eventTs = typeof body.event_ts === 'number' && !Number.isNaN(new Date(body.event_ts).getTime()) ? body.event_ts : null;
   return { event: body.event, eventTs, object: isObject(payload.object) ? payload.object : {} };
 }
 

@@ -106,7 +106,7 @@ export class EventSocket {
     });
     socket.on('message', (data: RawData) => {
       this.armWatchdog(socket);
-      const refused = this.onFrame(data);
+      const refused = this.onFrameGuarded(data);
       if (refused) {
         reason = refused;
         socket.terminate();
@@ -128,6 +128,17 @@ export class EventSocket {
         this.scheduleReconnect(reason.startsWith('error') ? 'error' : reason);
       }
     });
+  }
+
+  /** onFrame, where an error it did not foresee costs that frame only: thrown out of a socket callback, it would end the process. */
+  private onFrameGuarded(data: RawData): string | null {
+    try {
+      return this.onFrame(data);
+    } catch (error) {
+      this.options.metrics.eventRejected('websocket', 'internal_error');
+      this.options.log('error', 'event_rejected', { source: 'websocket', reason: 'internal_error', error: (error as Error).message });
+      return null;
+    }
   }
 
   /** Handles one frame; returns a reason when the connection must be dropped. */

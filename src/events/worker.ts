@@ -76,6 +76,11 @@ export class Worker implements InboxDrain {
   private woken = false;
   private loopDone: Promise<void> | null = null;
   private stopKeepingLeases: (() => void) | null = null;
+  /**
+   * Entries whose handling threw (a ledger busy or full while it was settled), by id, with the error: still leased to
+   * this holder, which takes none of its own leases again, so they are deferred as soon as the ledger lets us.
+   */
+  private readonly stranded = new Map<number, string>();
 
   constructor(private readonly options: WorkerOptions) {
     const { zoom, auth, ledger, clock, timezone, abort } = options;
@@ -139,6 +144,7 @@ export class Worker implements InboxDrain {
         continue;
       }
       const now = clock.now().getTime();
+      this.deferStranded(now);
       let entries: InboxEntry[] = [];
       try {
         entries = ledger.takeInboxEntries(holder, iso(now), iso(now + CLAIM_LEASE_MS), free);
@@ -148,12 +154,26 @@ export class Worker implements InboxDrain {
       for (const entry of entries) {
         this.track(
           this.handle(entry).catch((error: unknown) => {
-            this.options.log('error', 'inbox_entry_failed', { entry: entry.id, error: (error as Error).message });
+            const message = (error as Error).message;
+            this.options.log('error', 'inbox_entry_failed', { entry: entry.id, error: message });
+            this.stranded.set(entry.id, message);
           }),
         );
       }
       if (entries.length === free) continue;
       await this.idle(this.untilNextDue(now));
+    }
+  }
+
+  private deferStranded(now: number): void {
+    for (const [id, error] of this.stranded) {
+      try {
+        this.options.ledger.deferInboxEntry(id, iso(now + (this.options.retryDelaysMs[0] ?? 0)), `not settled: ${error}`);
+        this.stranded.delete(id);
+      } catch {
+        // Still unwritable: tried again on the next pass; its lease is renewed meanwhile, so nobody else takes it.
+        return;
+      }
     }
   }
 

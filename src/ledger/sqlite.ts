@@ -106,6 +106,14 @@ const GROUP_WRITES = 2000;
 const RUN_LOCK_HEARTBEAT_MS = 30_000;
 export const RUN_LOCK_STALE_MS = 10 * RUN_LOCK_HEARTBEAT_MS;
 
+/** How long a statement waits for another connection's write lock before it fails with SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
+/**
+ * The same wait for the writes a caller is waiting on (an event's acknowledgement, a health probe): Zoom counts an
+ * answer after 3 s as failed, so a 503 it retries later is better than a late 200, and the listener's loop is not held.
+ */
+const ANSWER_BUSY_TIMEOUT_MS = 2000;
+
 /** Page cache of the TEMP schema (scratch key sets), KiB. */
 const TEMP_CACHE_KIB = 2048;
 
@@ -261,7 +269,7 @@ export class SqliteLedger implements Ledger {
         return new SqliteLedger(memory);
       }
       const db = new Database(file, { readonly: true, fileMustExist: true });
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const version = db.pragma('user_version', { simple: true }) as number;
       if (!options.currentSchema || version >= SCHEMA_VERSION) return new SqliteLedger(db);
       // VACUUM INTO reads a consistent snapshot (the WAL included) and writes a compact copy; memory stays flat.
@@ -284,7 +292,7 @@ export class SqliteLedger implements Ledger {
     // Created 0600 before SQLite sees it: the ledger names every artifact the company has.
     closeSync(openSync(file, 'a', 0o600));
     const db = new Database(file);
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma(`cache_size = -${CACHE_KIB}`);
@@ -859,7 +867,7 @@ export class SqliteLedger implements Ledger {
       // Due at once: not_before orders the queue (the partial index), so taking entries never sorts the table.
       `INSERT INTO event_inbox (source, event, body, received_at, not_before) VALUES (@source, @event, @body, @receivedAt, @receivedAt)`,
     );
-    this.db.transaction(() => events.forEach((event) => insert.run(event))).immediate();
+    this.answering(() => this.db.transaction(() => events.forEach((event) => insert.run(event))).immediate());
   }
 
   takeInboxEntries(holder: LeaseHolder, now: string, leaseUntil: string, limit: number): InboxEntry[] {
@@ -928,12 +936,24 @@ export class SqliteLedger implements Ledger {
 
   probeWrite(): void {
     // A no-op UPDATE dirties no page and commits nothing: this one writes the table's page to the WAL.
-    this.db.transaction(() => {
-      const probe = this
-        .sql(`INSERT INTO event_inbox (source, event, body, received_at, state) VALUES ('flow', 'healthz-probe', '', '', 'done')`)
-        .run();
-      this.sql('DELETE FROM event_inbox WHERE id = ?').run(probe.lastInsertRowid);
-    }).immediate();
+    this.answering(() =>
+      this.db.transaction(() => {
+        const probe = this
+          .sql(`INSERT INTO event_inbox (source, event, body, received_at, state) VALUES ('flow', 'healthz-probe', '', '', 'done')`)
+          .run();
+        this.sql('DELETE FROM event_inbox WHERE id = ?').run(probe.lastInsertRowid);
+      }).immediate(),
+    );
+  }
+
+  /** Runs a write someone is waiting on with the shorter busy timeout. */
+  private answering<T>(write: () => T): T {
+    this.db.pragma(`busy_timeout = ${ANSWER_BUSY_TIMEOUT_MS}`);
+    try {
+      return write();
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
   }
 
   pruneInbox(finishedBefore: string): number {

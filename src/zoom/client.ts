@@ -114,7 +114,7 @@ export class ZoomClient {
       const status = error.response.statusCode;
       if (status === 429) {
         const now = this.options.clock.now().getTime();
-        const answer = readRateLimit(error.response.headers, now);
+        const answer = readRateLimit(error.response.headers, now, error.response.body);
         if (isQuotaSpent(answer, this.options.maxWaitMs)) {
           return new QuotaExhaustedError(answer.category ?? contextOf(error.options).label, new Date(now + (answer.waitMs ?? 0)));
         }
@@ -144,7 +144,7 @@ export class ZoomClient {
     if (response?.statusCode === 429) {
       if (attemptCount > this.options.retryLimit) return 0;
       const now = this.options.clock.now().getTime();
-      const answer = readRateLimit(response.headers, now);
+      const answer = readRateLimit(response.headers, now, response.body);
       // The daily quota: no retry; classify() turns the 429 into QuotaExhaustedError, which ends the run.
       if (isQuotaSpent(answer, this.options.maxWaitMs)) return 0;
       const label = contextOf(error.options).label;

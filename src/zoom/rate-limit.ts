@@ -14,8 +14,15 @@ export interface RateLimitAnswer {
   category: string | null;
 }
 
-export function readRateLimit(headers: Headers, now: number): RateLimitAnswer {
-  const daily = /daily/i.test(header(headers, 'x-ratelimit-type') ?? '');
+/**
+ * Zoom's daily-limit message ("You have reached the maximum daily rate limit for this API…"): some daily 429s come
+ * without X-RateLimit-Type or Retry-After (zcc-api.md §2.3, §9), and only their message tells them from a per-second one.
+ */
+const DAILY_MESSAGE = /maximum daily rate limit/i;
+
+/** What a 429 says, from its headers and, where they are missing, its body's message. */
+export function readRateLimit(headers: Headers, now: number, body?: unknown): RateLimitAnswer {
+  const daily = /daily/i.test(header(headers, 'x-ratelimit-type') ?? '') || DAILY_MESSAGE.test(messageOf(body));
   let until = parseRetryAfter(header(headers, 'retry-after'), now);
   // A daily quota without a Retry-After resets at midnight UTC.
   if (until === null && daily) {
@@ -34,6 +41,16 @@ export function readRateLimit(headers: Headers, now: number): RateLimitAnswer {
 /** A wait the run cannot sit out (longer than zoom.maxWait): the daily quota, in practice. */
 export function isQuotaSpent(answer: RateLimitAnswer, maxWaitMs: number): boolean {
   return answer.waitMs !== null && answer.waitMs > maxWaitMs;
+}
+
+function messageOf(body: unknown): string {
+  try {
+    const text = Buffer.isBuffer(body) ? body.toString('utf8') : body;
+    const parsed = (typeof text === 'string' ? JSON.parse(text) : text) as { message?: unknown } | null;
+    return typeof parsed?.message === 'string' ? parsed.message : '';
+  } catch {
+    return '';
+  }
 }
 
 function header(headers: Headers, name: string): string | undefined {

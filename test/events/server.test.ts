@@ -105,6 +105,13 @@ describe('listen: hostile requests', () => {
     expect(stored()).toBe(before);
   });
 
+  it('accepts an event whose event_ts is no date (1e20): it is dated when received', async () => {
+    const before = stored();
+    const answer = await send(webhook(), signed({ ...noteEvent({ note_id: 'NotFarFuture01' }), event_ts: 1e20 }));
+    expect(answer).toMatchObject({ status: 200, body: '{"status":"accepted"}' });
+    expect(stored()).toBe(before + 1);
+  });
+
   it('stores a replayed delivery once', async () => {
     const before = stored();
     const request = signed(noteEvent({ note_id: 'NotReplay0001' }));

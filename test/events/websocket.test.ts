@@ -78,6 +78,26 @@ describe('listen: the WebSocket event stream', () => {
     expect(metrics).toMatch(/^zcc_listen_websocket_connected 1$/m);
     expect(metrics).toMatch(/^zcc_listen_events_accepted_total\{source="websocket",event="contact_center.engagement_note_added"\} 3$/m);
   });
+  it('an event whose event_ts is no date (1e20) is dated when received and delivered; the listener stays connected', async () => {
+    h = await harness();
+    const sandbox = h.sandbox;
+    const memory = new MemoryDestination({ name: 'archive' });
+    const config = { ...h.config, listen: { ...h.config.listen, websocket: { url: sandbox.wsUrl, subscriptionId: 'sub-test-3' } } };
+    listener = await startListener({
+      config, secrets: sandbox.credentials, webhookSecret: null, flowSecret: null, clock: movingClock(), destinations: [memory],
+      tuning: { port: 0, heartbeatMs: 50, reconnectBackoff: { minMs: 20, maxMs: 80 } },
+    });
+    const live = listener;
+    await waitFor(() => live.websocketConnected() === true, 'connected');
+    const notes = sandbox.events.forWindow({ from: new Date(NOW.getTime() - 2 * DAY), to: new Date(NOW.getTime() - DAY) }).filter((event) => event.event === 'contact_center.engagement_note_added');
+    const [odd, next] = notes;
+    expect(sandbox.stream.publish({ ...(odd!.body as Record<string, unknown>), event_ts: 1e20 })).toBe(1);
+    expect(sandbox.stream.publish(next!.body)).toBe(1);
+    await waitFor(() => memory.putCount.get(odd!.keys[0]!) === 1 && memory.putCount.get(next!.keys[0]!) === 1, 'both events delivered');
+    expect(live.websocketConnected()).toBe(true);
+    expect(sandbox.stream.connects).toHaveLength(1);
+  });
+
   it('records the time a stopped listener was away as a gap, and a stop during a reconnection opens no socket', async () => {
     h = await harness();
     const sandbox = h.sandbox;

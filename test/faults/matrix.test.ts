@@ -172,6 +172,32 @@ describe('rate limits', () => {
   });
 });
 
+describe('a daily quota told only by its message (no X-RateLimit-Type, no Retry-After, as seen in the field)', () => {
+  const bare = { type: 'status', status: 429, body: { code: 429, message: 'You have reached the maximum daily rate limit for this API. Refer to the response header for details on when you can make another request.' } } satisfies Fault;
+
+  // At most one 429 per request in flight: the list's probe and its neighbour, or the 8 downloads of `concurrency`.
+  it.each([
+    ['a list', MEDIUM, 1, 2],
+    ['a download', DOWNLOADS, 3, 8],
+  ] as const)('met by %s, it ends the run at once (exit 3) instead of retrying; the next run completes', async (_name, target, after, inFlight) => {
+    const { h, memory, run, fault } = await setup();
+    fault(target, bare, { times: Infinity, after });
+    const started = Date.now();
+    const stopped = await run();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(stopped.exitCode).toBe(3);
+    expect(stopped.stopped).toBeInstanceOf(QuotaExhaustedError);
+    // Reset at midnight UTC when Zoom does not say.
+    expect(stopped.stopped!.message).toMatch(/daily quota.*T00:00:00/);
+    expect(h.sandbox.faults.fired.length).toBeLessThanOrEqual(inFlight);
+    expectLedgerMatches(memory, h.ledgerPath);
+    expect(failedRows(h.ledgerPath)).toEqual([]);
+    h.sandbox.faults.clear();
+    expect((await run()).exitCode).toBe(0);
+    expectExactlyOnce(h.sandbox, WINDOW, memory, h.ledgerPath);
+  });
+});
+
 describe('transient errors', () => {
   it('5xx bursts on lists, downloads and the token endpoint are retried', async () => {
     const { h, memory, run, fault } = await setup();
