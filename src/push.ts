@@ -102,6 +102,9 @@ export async function pushArtifact(context: PushContext, artifact: Artifact, des
     const { body, contentType, size, linked } = await openBodyFor(context, artifact, destination);
     const counter = new HashingCounter();
     body.on('error', (error) => counter.destroy(error));
+    // The destination sees a body's error through its read; one that has already stopped reading (it refused a body
+    // shorter than announced) leaves the error to this listener, not to the process's unhandled-error crash.
+    counter.on('error', () => undefined);
     body.pipe(counter);
     let put;
     try {
@@ -112,6 +115,7 @@ export async function pushArtifact(context: PushContext, artifact: Artifact, des
     } finally {
       body.destroy();
     }
+    if (counter.errored) throw counter.errored;
     if (counter.size !== size) throw new Error(`${artifact.key}: stored ${counter.size} bytes of ${size}`);
     const sha256 = counter.hash.digest('hex');
     context.ledger.recordDeliveries([

@@ -54,7 +54,6 @@ export class ZoomClient {
         maxRetryAfter: options.maxWaitMs,
         calculateDelay: (retry) => this.retryDelay(retry),
       },
-      signal: options.signal,
       hooks: {
         beforeRequest: [
           async (request) => {
@@ -85,13 +84,31 @@ export class ZoomClient {
   /** GET a JSON document from the API; errors come back as the classes of errors.ts. */
   async getJson(path: string, query: URLSearchParams, label: RateLabel): Promise<unknown> {
     const url = `${this.options.apiBaseUrl.replace(/\/$/, '')}${path}?${query.toString()}`;
+    const request = this.requestSignal();
     try {
       // A body that is not JSON (a proxy's error page, a cut-off answer) fails parsing, and got retries it.
-      const response = await this.http.get(url, { context: { label }, responseType: 'json' });
+      const response = await this.http.get(url, { context: { label }, responseType: 'json', signal: request.signal });
       return response.body;
     } catch (error) {
       throw this.classify(error, path);
+    } finally {
+      request.release();
     }
+  }
+
+  /**
+   * A signal for one request, aborted with the run's. got leaves its abort listener on the signal it is given until the
+   * request is destroyed, which a request that succeeds never is: on the run's own signal they would pile up, one per
+   * request of the night (and Node warns past 10). This one is dropped with its request; `release` unlinks it.
+   */
+  requestSignal(): { signal: AbortSignal | undefined; release: () => void } {
+    const run = this.options.signal;
+    if (!run) return { signal: undefined, release: () => undefined };
+    const controller = new AbortController();
+    if (run.aborted) controller.abort(run.reason);
+    const abort = () => controller.abort(run.reason);
+    run.addEventListener('abort', abort, { once: true });
+    return { signal: controller.signal, release: () => run.removeEventListener('abort', abort) };
   }
 
   /**

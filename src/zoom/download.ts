@@ -1,7 +1,7 @@
 // Streams a Zoom file (download_url, transcript_url) with the token, refusing what is not the file: an HTML page, a
 // body shorter or longer than Content-Length. A body cut mid-way is resumed with Range where the server allows it.
 import { once } from 'node:events';
-import { PassThrough, type Readable } from 'node:stream';
+import { finished, PassThrough, type Readable } from 'node:stream';
 import { HTTPError } from 'got';
 import { ArtifactError } from '../errors.js';
 import type { TokenProvider } from './auth.js';
@@ -175,7 +175,9 @@ async function openWithReplay(client: ZoomClient, target: URL, from: number | un
 }
 
 function open(client: ZoomClient, target: URL, from: number | undefined, context: Record<string, unknown>): Promise<Opened> {
-  return new Promise<Opened>((resolve, reject) => {
+  const request = client.requestSignal();
+  // Unlinked when the stream that answered is done, or when none answered; got's retries reuse the signal meanwhile.
+  const opened = new Promise<Opened>((resolve, reject) => {
     const attach = (stream: ResponseStream) => {
       const onRetry = (_count: number, _error: Error, createRetryStream: () => ResponseStream) => {
         stream.off('error', reject);
@@ -188,6 +190,8 @@ function open(client: ZoomClient, target: URL, from: number | undefined, context
         stream.off('retry', onRetry);
         // Errors from here on surface through the reader's iteration; this keeps an early one from crashing.
         stream.on('error', () => undefined);
+        // got does not destroy a stream read to its end: 'end' counts too.
+        finished(stream, request.release);
         resolve({ stream, status: response.statusCode, headers: response.headers });
       };
       stream.once('response', onResponse);
@@ -200,7 +204,10 @@ function open(client: ZoomClient, target: URL, from: number | undefined, context
         // Bytes exactly as stored, so Content-Length and the hash describe the file itself.
         decompress: false,
         headers: { 'accept-encoding': 'identity', ...(from !== undefined ? { range: `bytes=${from}-` } : {}) },
+        signal: request.signal,
       }) as unknown as ResponseStream,
     );
   });
+  opened.catch(request.release);
+  return opened;
 }

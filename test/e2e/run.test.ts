@@ -1,4 +1,5 @@
 // The whole reconciliation against the sandbox: exactly once, idempotent re-runs, late data, dry run, backfill.
+import { getEventListeners } from 'node:events';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { MemoryDestination } from '../../src/destinations/memory.js';
@@ -84,6 +85,16 @@ describe('reconciliation against the sandbox', () => {
         ...(transcriptReady ? [lateTranscript] : [])].sort(),
     );
     expectMatchesTruth(h, window);
+  });
+
+  it('leaves no listener per request on the abort signal of the run (Node warns past its limit, in every cron mail)', async () => {
+    const h = (current = await harness());
+    const controller = new AbortController();
+    const result = await h.run({ from: new Date(NOW.getTime() - 3 * DAY).toISOString(), to: NOW.toISOString(), signal: controller.signal });
+    expect(result.exitCode).toBe(0);
+    const requests = h.sandbox.requests.filter((request) => request.operationId !== 'oauthToken').length;
+    expect(requests).toBeGreaterThan(50);
+    expect(getEventListeners(controller.signal, 'abort').length).toBeLessThanOrEqual(2);
   });
 
   it('dry run reports what the real run then delivers, and touches neither ledger nor folder', async () => {

@@ -309,6 +309,17 @@ describe('downloads', () => {
     expect(failedRows(h.ledgerPath)).toEqual([]);
   });
 
+  it('a wrong Content-Length into the filesystem archive is a failed artifact too, not a crash of the run', async () => {
+    const { h, run, fault } = await setup();
+    fault(RECORDINGS, { type: 'wrongLength', delta: 100 }, { times: 1 });
+    fault({ operationId: 'downloadRecordingTranscript' }, { type: 'wrongLength', delta: 100 }, { times: 1 });
+    const result = await run({ destinations: undefined });
+    expect(result.exitCode).toBe(1);
+    expect(failedRows(h.ledgerPath).map((row) => row.key.split('/')[0]).sort()).toEqual(['recording', 'recording_transcript']);
+    expect((await run({ destinations: undefined })).exitCode).toBe(0);
+    expect(failedRows(h.ledgerPath)).toEqual([]);
+  });
+
   it('a slow but steady body completes; a stalled one times out and is resumed', async () => {
     const { h, memory, run, fault } = await setup({ zoom: { requestTimeout: 'PT0.5S' } });
     fault(RECORDINGS, { type: 'slowBody', bytesPerSecond: 60_000 }, { times: 2 });
