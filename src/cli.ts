@@ -157,8 +157,9 @@ Examples:
     .addHelpText(
       'after',
       `
-Exit 0 when every check passes, 2 when the config or a secret is missing or wrong, 3 when something it points at
-(Zoom, a destination, the ledger, the disk) fails. Secrets are checked for presence and never printed.
+Exit 0 when every check passes, 2 when the config is invalid or a secret is missing, 3 when something it points at
+(Zoom, which refusing the credentials included, a destination, the ledger, the disk) fails. Secrets are checked for
+presence and never printed.
 
 Examples:
   $ zcc-reconcile doctor

@@ -18,7 +18,12 @@ Environment:
 
 Endpoints: POST listen.webhookPath (default /zoom/events), POST listen.flowPath (default /flow/events),
 GET /healthz, GET /metrics (Prometheus). SIGTERM: stop accepting, finish or hand back in-flight work, exit 0.
-Keep the nightly \`zcc-reconcile run\` scheduled: it delivers whatever the events missed.`,
+Keep the nightly \`zcc-reconcile run\` scheduled: it delivers whatever the events missed.
+
+Examples:
+  $ zcc-reconcile listen --config /etc/zcc-reconcile/config.json --log-format json
+  $ curl -s http://127.0.0.1:8787/healthz         # ledger writable, inbox depth, last event time
+  $ zcc-reconcile status                           # per day: artifacts via events, and those the run caught`,
     )
     .action(async () => {
       setExitCode(await listenCommand(context()));
