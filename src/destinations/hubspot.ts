@@ -68,6 +68,12 @@ function errorFields(body: string): { category?: string; policyName?: string; me
 /** A location: `note/<noteId>` for a text entry, `file/<noteId>/<fileId>` for a file on its note. */
 type Location = { type: 'note'; noteId: string } | { type: 'file'; noteId: string; fileId: string };
 
+/** The file id of a location that names one (`file/<note>/<file>`), else null. */
+function fileOf(location: string): string | null {
+  const parts = location.split('/');
+  return parts[0] === 'file' && parts.length === 3 && parts[2] ? parts[2] : null;
+}
+
 function parseLocation(location: string): Location {
   const parts = location.split('/');
   if (parts[0] === 'note' && parts.length === 2 && parts[1]) return { type: 'note', noteId: parts[1] };
@@ -133,6 +139,11 @@ export class HubspotAdapter implements CrmAdapter {
       inline.forEach(({ index }, position) => {
         locations[index] = `note/${noteIds[position]}`;
       });
+      // An edited text short enough to be inline again: its note no longer points at the .txt file of the longer version.
+      for (const { entry } of inline) {
+        const previous = entry.previous ? fileOf(entry.previous) : null;
+        if (previous) await this.api.deleteFile(previous);
+      }
     }
     return locations;
   }

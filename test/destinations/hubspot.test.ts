@@ -211,6 +211,19 @@ describe('hubspot: notes', () => {
     expect(file?.fileName).toMatch(/\.txt$/);
   });
 
+  it('an edited text short enough to be inline again leaves no .txt file of the longer version behind', async () => {
+    const info = engagement();
+    const long = Array.from({ length: 13_000 }, () => '<a>').join('\n');
+    const request = noteRequest(info, 'Shrinks', { extension: 'txt', contentType: 'text/plain' });
+    const first = await hubspot().put(request, bodyOf(long));
+    const [, noteId, fileId] = /^file\/(\d+)\/(\d+)$/.exec(first.location)!;
+    expect(shared.files().map((held) => held.id)).toContain(fileId);
+    const second = await hubspot().put({ ...request, previousLocation: first.location }, bodyOf('short now'));
+    expect(second.location).toBe(`note/${noteId}`);
+    expect(shared.files().map((held) => held.id)).not.toContain(fileId);
+    expect(heldFor(shared, info)[0]!.files).toEqual([]);
+  });
+
   it('a 207 (one input refused) fails the put naming the key; the retry writes it', async () => {
     const info = engagement();
     const destination = hubspot();
