@@ -45,7 +45,20 @@ export function parseBound(text: string, bound: 'from' | 'to', timezone: string)
       `--${bound} ${JSON.stringify(text)} is not a date: expected an ISO date (2026-03-01) or date-time (2026-03-01T08:00:00Z)`,
     );
   }
-  return (bareDate && bound === 'to' ? parsed.plus({ days: 1 }) : parsed).startOf('second').toJSDate();
+  if (!bareDate) return parsed.startOf('second').toJSDate();
+  return firstInstantOf(bound === 'to' ? firstInstantOf(parsed).plus({ days: 1 }) : parsed).toJSDate();
+}
+
+/**
+ * The first instant of a local day. Where a DST change repeats the hour after midnight (America/Havana on November
+ * 1st), luxon reads "00:00" with the offset in force when it runs: in winter the later of the two midnights, and an
+ * hour fell between one day's --to and the next day's --from. Stepping back while the local date holds finds the first.
+ */
+function firstInstantOf(day: DateTime): DateTime {
+  const date = day.toISODate();
+  let first = day.startOf('day');
+  for (let earlier = first.minus({ minutes: 15 }); earlier.toISODate() === date; earlier = earlier.minus({ minutes: 15 })) first = earlier;
+  return first;
 }
 
 export function explicitWindow(options: {

@@ -1,3 +1,4 @@
+import { Settings } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { chunkWindow, defaultWindow, explicitWindow, parseBound, sliceWindow } from '../../src/window.js';
 import { UsageError } from '../../src/errors.js';
@@ -26,6 +27,23 @@ describe('window', () => {
     expect(parseBound('2026-03-01', 'from', 'America/New_York').toISOString()).toBe('2026-03-01T05:00:00.000Z');
     expect(parseBound('2026-03-31', 'to', 'UTC').toISOString()).toBe('2026-04-01T00:00:00.000Z');
     expect(parseBound('2026-03-01T08:00:00Z', 'from', 'Asia/Tokyo').toISOString()).toBe('2026-03-01T08:00:00.000Z');
+  });
+
+  it('starts a day at its first midnight where a DST change repeats the hour after it, whatever the season it runs in', () => {
+    // Havana goes back from 01:00 CDT to 00:00 CST on 2026-11-01: that day starts at 04:00Z, and --to 2026-10-31 ends there.
+    try {
+      for (const season of ['2026-07-01T00:00:00Z', '2026-12-08T00:00:00Z']) {
+        Settings.now = () => Date.parse(season);
+        expect(parseBound('2026-10-31', 'to', 'America/Havana').toISOString()).toBe('2026-11-01T04:00:00.000Z');
+        expect(parseBound('2026-11-01', 'from', 'America/Havana').toISOString()).toBe('2026-11-01T04:00:00.000Z');
+        expect(parseBound('2026-11-01', 'to', 'America/Havana').toISOString()).toBe('2026-11-02T05:00:00.000Z');
+      }
+      // Where midnight does not exist (Santiago springs forward 00:00 → 01:00 on 2026-09-06), the day starts at 01:00.
+      expect(parseBound('2026-09-06', 'from', 'America/Santiago').toISOString()).toBe('2026-09-06T04:00:00.000Z');
+      expect(parseBound('2026-09-05', 'to', 'America/Santiago').toISOString()).toBe('2026-09-06T04:00:00.000Z');
+    } finally {
+      Settings.now = () => Date.now();
+    }
   });
 
   it('refuses impossible windows with a one-line message naming the value', () => {
