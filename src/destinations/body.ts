@@ -110,14 +110,20 @@ async function readAnnounced(iterator: AsyncIterator<Buffer>, announcedSize: num
 
 /**
  * A download stream once its answer's headers arrived: an error status or a refused connection rejects here (as
- * `explain` words it) rather than midway through the reader's loop; the stream is destroyed then.
+ * `explain` words it) rather than midway through the reader's loop; the stream is destroyed then. `check` may refuse
+ * an answer got takes for success (an unfollowed redirect).
  */
-export async function whenAnswered<T extends Readable>(stream: T, explain: (error: unknown) => Error): Promise<T> {
+export async function whenAnswered<T extends Readable>(
+  stream: T,
+  explain: (error: unknown) => Error,
+  check: (response: { statusCode: number }) => void = () => undefined,
+): Promise<T> {
   try {
-    await new Promise((resolve, reject) => {
+    const response = await new Promise<{ statusCode: number }>((resolve, reject) => {
       stream.once('response', resolve);
       stream.once('error', reject);
     });
+    check(response);
   } catch (error) {
     stream.destroy();
     throw explain(error);

@@ -168,13 +168,18 @@ export class HttpDestination implements Destination {
   async read(location: string): Promise<Readable> {
     const url = this.checkLocation(location);
     const stream = this.client.stream(url, { headers: this.headers, retry: { limit: 0 } });
-    return whenAnswered(stream, (error) => this.failure('GET', url, location, error));
+    return whenAnswered(
+      stream,
+      (error) => this.failure('GET', url, location, error),
+      (response) => this.checkStatus(response.statusCode, 'GET', url, location),
+    );
   }
 
   async remove(location: string): Promise<void> {
     const url = this.checkLocation(location);
     try {
-      await this.client(url, { method: 'DELETE', headers: this.headers });
+      const response = await this.client(url, { method: 'DELETE', headers: this.headers });
+      this.checkStatus(response.statusCode, 'DELETE', url, location);
     } catch (error) {
       if (error instanceof HTTPError && [404, 410].includes(error.response.statusCode)) return;
       throw this.failure('DELETE', url, location, error);

@@ -187,6 +187,16 @@ describe('HttpDestination against a recording server', () => {
     await expect(destination.read('https://elsewhere.example/x')).rejects.toThrow(/is not under/);
     await expect(destination.remove('not a url')).rejects.toThrow(/is not under/);
   });
+
+  it('a redirect (a login page in front of the endpoint) answering a read or a remove is a failure, not the object or a removal', async () => {
+    const destination = http();
+    const { location } = await destination.put(sampleRequest(), bodyOf('stored'));
+    server.fail({ status: 302, body: '<a href="/login">login</a>' }, { match: (request) => request.method === 'GET', times: 1 });
+    await expect(destination.read(location)).rejects.toThrow(/GET .* answered 302/);
+    server.fail({ status: 302 }, { match: (request) => request.method === 'DELETE', times: 1 });
+    await expect(destination.remove(location)).rejects.toThrow(/DELETE .* answered 302/);
+    expect(await sha256Of(await destination.read(location))).toBe(sha256('stored'));
+  });
 });
 
 describe('http config and registry', () => {

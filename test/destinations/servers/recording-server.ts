@@ -39,7 +39,7 @@ export interface RecordingServer {
   stored: Map<string, StoredBody>;
   /** Completed stores per Idempotency-Key. */
   storesByKey(): Map<string, number>;
-  /** The next matching writes (PUT/POST) fail; `times` defaults to 1. */
+  /** The next matching requests fail (by default writes: PUT/POST); `times` defaults to 1. */
   fail(fault: RecordingFault, options?: { times?: number; match?: (request: IncomingMessage) => boolean }): void;
   clearFaults(): void;
   close(): Promise<void>;
@@ -128,6 +128,15 @@ export async function startRecordingServer(): Promise<RecordingServer> {
     const record: RecordedRequest = { method: req.method ?? 'GET', url, headers: req.headers, status: null, stored: false, bytes: 0 };
     requests.push(record);
     const body = stored.get(url);
+    if (req.method !== 'PUT' && req.method !== 'POST') {
+      const fault = takeFault(req);
+      if (fault && 'status' in fault) {
+        req.resume();
+        record.status = fault.status;
+        res.writeHead(fault.status, fault.status >= 300 && fault.status < 400 ? { location: '/login' } : {}).end(fault.body ?? `injected ${fault.status}`);
+        return;
+      }
+    }
     switch (req.method) {
       case 'PUT':
       case 'POST':
@@ -176,7 +185,7 @@ export async function startRecordingServer(): Promise<RecordingServer> {
       return counts;
     },
     fail: (fault, options = {}) => {
-      faults.push({ fault, times: options.times ?? 1, match: options.match ?? (() => true) });
+      faults.push({ fault, times: options.times ?? 1, match: options.match ?? ((request) => request.method === 'PUT' || request.method === 'POST') });
     },
     clearFaults: () => {
       faults.length = 0;
