@@ -423,21 +423,31 @@ class Walker {
     while (this.inflight.size >= this.request.config.concurrency * 8) await Promise.race(this.inflight);
   }
 
-  /** Pending artifacts outside this window are re-listed by the day they were listed on, until they arrive. */
+  /**
+   * Pending artifacts outside this window are re-listed by the day they were listed on, until they arrive. One that
+   * waited past window.pendingTimeout and that its day, listed whole, no longer has (Zoom dropped the item) is not
+   * available: only listing it again would otherwise age it.
+   */
   private async recheckPending(sources: readonly SourceName[]): Promise<void> {
-    const days = new Map<string, { source: SourceName; range: Window }>();
+    const now = this.clock.now();
+    const cutoff = new Date(now.getTime() - Duration.fromISO(this.request.config.window.pendingTimeout).toMillis()).toISOString();
+    const days = new Map<string, { source: SourceName; range: Window; overdue: string[] }>();
     for (const stored of this.ledger.pendingArtifacts()) {
       const { artifact } = stored;
       const source = SOURCE_OF_KIND[artifact.kind];
       if (this.seen.has(artifact.key) || !sources.includes(source) || !this.kinds.includes(artifact.kind)) continue;
       const at = new Date(artifact.listedAt);
       const from = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
-      const range = { from, to: new Date(from.getTime() + 86_400_000) };
-      days.set(`${source}:${from.toISOString()}`, { source, range });
+      const id = `${source}:${from.toISOString()}`;
+      const day = days.get(id) ?? { source, range: { from, to: new Date(from.getTime() + 86_400_000) }, overdue: [] };
+      days.set(id, day);
+      if (stored.pendingSince !== null && stored.pendingSince < cutoff) day.overdue.push(artifact.key);
     }
-    for (const { source, range } of days.values()) {
+    for (const { source, range, overdue } of days.values()) {
       if (this.halted()) return;
-      await this.listRange(source, range);
+      const complete = await this.listRange(source, range);
+      const vanished = complete ? overdue.filter((key) => !this.seen.has(key)) : [];
+      if (vanished.length > 0 && !this.dryRun) this.ledger.markArtifactState(vanished, 'not_available', now.toISOString());
     }
   }
 

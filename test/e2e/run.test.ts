@@ -97,6 +97,37 @@ describe('reconciliation against the sandbox', () => {
     expect(getEventListeners(controller.signal, 'abort').length).toBeLessThanOrEqual(2);
   });
 
+  it('gives up a pending artifact whose item Zoom dropped once pendingTimeout has passed (not available, not pending for ever)', async () => {
+    const h = (current = await harness({ engagementsPerDay: 60 }));
+    expect((await h.run()).exitCode).toBe(0);
+    const pending = () => {
+      const db = new Database(h.ledgerPath, { readonly: true });
+      try {
+        return db.prepare(`SELECT key, state FROM artifacts WHERE kind = 'recording_transcript' AND state = 'pending'`).all() as { key: string }[];
+      } finally {
+        db.close();
+      }
+    };
+    const [dropped] = pending();
+    expect(dropped).toBeDefined();
+    h.sandbox.mutate.removeItem('recording', dropped!.key.split('/')[1]!);
+    const stateOf = () => {
+      const db = new Database(h.ledgerPath, { readonly: true });
+      try {
+        return (db.prepare('SELECT state FROM artifacts WHERE key = ?').get(dropped!.key) as { state: string }).state;
+      } finally {
+        db.close();
+      }
+    };
+    // Within window.pendingTimeout (P3D) it keeps waiting; after it, it is given up.
+    h.clock.now = new Date(NOW.getTime() + 2 * DAY);
+    expect((await h.run()).exitCode).toBe(0);
+    expect(stateOf()).toBe('pending');
+    h.clock.now = new Date(NOW.getTime() + 4 * DAY);
+    expect((await h.run()).exitCode).toBe(0);
+    expect(stateOf()).toBe('not_available');
+  });
+
   it('dry run reports what the real run then delivers, and touches neither ledger nor folder', async () => {
     const h = (current = await harness());
     const bounds = { from: '2026-11-18', to: '2026-11-19' };
