@@ -87,6 +87,8 @@ export class FilesystemDestination implements Destination {
     const dir = path.dirname(finalPath);
     const dataTemp = stagedPath(this.staging, location);
     const sidecarTemp = stagedPath(this.staging, location + SIDECAR_SUFFIX);
+    /** Copies made beside the final names (the staging folder is on another filesystem). */
+    const moved: string[] = [];
     try {
       await mkdirDurably(dir);
       const size = await this.writeBody(dataTemp, body, signal);
@@ -103,14 +105,23 @@ export class FilesystemDestination implements Destination {
       };
       await this.writeFileDurably(sidecarTemp, `${JSON.stringify(sidecar, null, 2)}\n`);
       signal?.throwIfAborted();
-      // Sidecar first: a complete data file always has its metadata next to it.
-      await this.moveIntoPlace(sidecarTemp, finalPath + SIDECAR_SUFFIX, signal);
-      await this.moveIntoPlace(dataTemp, finalPath, signal);
+      // Both files on the final name's filesystem before either replaces anything (a copy across filesystems can fail
+      // or be stopped midway), then two renames back to back, sidecar first: a complete data file always has its
+      // metadata next to it, and an earlier copy is never left with the new metadata.
+      const sidecarReady = await this.onFinalFilesystem(sidecarTemp, finalPath + SIDECAR_SUFFIX, signal);
+      moved.push(sidecarReady);
+      const dataReady = await this.onFinalFilesystem(dataTemp, finalPath, signal);
+      moved.push(dataReady);
+      signal?.throwIfAborted();
+      await rename(sidecarReady, finalPath + SIDECAR_SUFFIX);
+      await rename(dataReady, finalPath);
       await fsyncDirectory(dir);
+      await Promise.all([dataTemp, sidecarTemp].filter((temp) => !moved.includes(temp)).map(removeIfPresent));
       return { location };
     } catch (error) {
       body.destroy();
-      await Promise.all([removeIfPresent(dataTemp), removeIfPresent(sidecarTemp)]);
+      // The cleanup's own failures must not hide why the put failed.
+      await Promise.allSettled([dataTemp, sidecarTemp, ...moved].map(removeIfPresent));
       throw error;
     }
   }
@@ -136,30 +147,24 @@ export class FilesystemDestination implements Destination {
   async close(): Promise<void> {}
 
   /**
-   * Renames a staged file to its final name. Where the final folder is on another filesystem than the root (something
-   * mounted inside the archive), a rename cannot cross: the file is copied to a temp file beside its final name, made
-   * durable, and renamed there. Temp files a kill leaves beside final names are swept from that folder by the next put
-   * into it (the next run delivers the same artifact to the same folder).
+   * Where a staged file can be renamed to `finalPath`: the staged file itself, or, where the final folder is on another
+   * filesystem than the root (something mounted inside the archive), a durable copy beside the final name (a rename
+   * cannot cross). Temp files a kill leaves beside final names are swept from that folder by the next put into it (the
+   * next run delivers the same artifact to the same folder).
    */
-  private async moveIntoPlace(staged: string, finalPath: string, signal: AbortSignal | undefined): Promise<void> {
-    try {
-      await rename(staged, finalPath);
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-    }
+  private async onFinalFilesystem(staged: string, finalPath: string, signal: AbortSignal | undefined): Promise<string> {
     const dir = path.dirname(finalPath);
+    if ((await stat(dir)).dev === (await stat(path.dirname(staged))).dev) return staged;
     const now = Date.now();
     await sweepFolder(dir, now, now);
     const beside = path.join(dir, tempName(path.basename(finalPath)));
     try {
       await this.writeBody(beside, createReadStream(staged), signal);
-      await rename(beside, finalPath);
     } catch (error) {
-      await removeIfPresent(beside);
+      await removeIfPresent(beside).catch(() => false);
       throw error;
     }
-    await removeIfPresent(staged);
+    return beside;
   }
 
   /** An absolute path for a location, refused unless it is strictly inside the root (defence in depth). */
@@ -303,9 +308,21 @@ function tempName(leaf: string): string {
  * was for.
  */
 function stagedPath(staging: string, location: string): string {
-  const leaf = path.posix.basename(location).slice(0, 150);
+  const leaf = utf8Prefix(path.posix.basename(location), 150);
   const tag = createHash('sha256').update(location).digest('hex').slice(0, 12);
   return path.join(staging, tempName(`${leaf}.${tag}`));
+}
+
+/** The longest start of `text` that is at most `bytes` long in UTF-8, cut between characters. */
+function utf8Prefix(text: string, bytes: number): string {
+  let used = 0;
+  let end = 0;
+  for (const character of text) {
+    used += Buffer.byteLength(character, 'utf8');
+    if (used > bytes) break;
+    end += character.length;
+  }
+  return text.slice(0, end);
 }
 
 /** Creates `dir` and fsyncs the parent of every folder it had to create, so the new entries survive a crash. */

@@ -266,6 +266,41 @@ describe('FilesystemDestination', () => {
     }
   });
 
+  it.skipIf(!otherDevice)('a re-delivery across filesystems stopped midway leaves the earlier copy whole, its metadata too', async () => {
+    const elsewhere = await mkdtemp('/dev/shm/zcc-fs-mount-');
+    try {
+      await symlink(elsewhere, path.join(root, '2026'));
+      const request = sampleRequest({ key: 'recording/Rec001', metadata: { version: 'v1' } });
+      const finalPath = path.join(root, objectPath(request));
+      await destination.put({ ...request, size: 10 }, bodyOf('version 1!'));
+      // Stopped while the new data is copied beside its final name, the long step of a move across filesystems.
+      const big = Buffer.alloc(96 * 1024 * 1024, 7);
+      const controller = new AbortController();
+      const dataCopy = `.${path.basename(finalPath)}.${HOST_TAG}-`;
+      const poll = setInterval(() => {
+        void readdir(path.dirname(finalPath)).then((names) => names.some((name) => name.startsWith(dataCopy)) && controller.abort(), () => undefined);
+      }, 1);
+      try {
+        await expect(destination.put({ ...request, size: big.length, metadata: { version: 'v2' } }, Readable.from([big]), controller.signal)).rejects.toThrow();
+      } finally {
+        clearInterval(poll);
+      }
+      expect(controller.signal.aborted).toBe(true);
+      expect(await readFile(finalPath, 'utf8')).toBe('version 1!');
+      expect(JSON.parse(await readFile(`${finalPath}.meta.json`, 'utf8'))).toMatchObject({ size: 10, metadata: { version: 'v1' } });
+      expect(await destination.stat(request)).toMatchObject({ size: 10, metadata: { version: 'v1' } });
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it('stores an id of 70 CJK characters: temp names are cut by bytes, not characters', async () => {
+    const request = sampleRequest({ key: `recording/${'録'.repeat(70)}` });
+    expect(Buffer.byteLength(path.basename(objectPath(request)))).toBeLessThanOrEqual(255);
+    const { location } = await destination.put(request, bodyOf('x'));
+    expect(await readFile(path.join(root, location), 'utf8')).toBe('x');
+  });
+
   it('refuses locations outside the root', async () => {
     for (const location of ['../x', '2026/../../x', '/etc/passwd', '', '.', 'a\u0000b']) {
       await expect(destination.read(location)).rejects.toThrow(/outside/);
