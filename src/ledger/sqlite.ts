@@ -966,7 +966,10 @@ export class SqliteLedger implements Ledger {
         .sql('SELECT owner, host, pid, lease_until FROM claims WHERE destination = ? AND key = ?')
         .get(target.destination, target.key) as { owner: string; host: string; pid: number; lease_until: string } | undefined;
       // Not re-entrant: the same holder pushing the same key from two tasks at once is exactly what claims prevent.
-      if (held && (held.owner === holder.id || leaseLive(held.owner, held.host, held.pid, held.lease_until, holder, now))) return 'held';
+      // A run claims only while it holds the run lock, which one run holds at a time: another run's claim was left by
+      // one that ended without releasing it (killed, perhaps under this very pid: a container restarted at once).
+      const leftByEndedRun = isRunHolder(holder.id) && held !== undefined && isRunHolder(held.owner) && held.owner !== holder.id;
+      if (held && (held.owner === holder.id || (!leftByEndedRun && leaseLive(held.owner, held.host, held.pid, held.lease_until, holder, now)))) return 'held';
       // Re-read under the claim: another holder may have delivered this fingerprint since the caller planned.
       const delivered = this
         .sql(`SELECT fingerprint FROM deliveries WHERE destination = ? AND key = ? AND status = 'delivered'`)
@@ -1131,6 +1134,11 @@ interface InboxRow {
  * process with the holder's pid proves nothing: after a restart in a container it is often a new holder with the same
  * pid (1), or an unrelated process, and the dead holder's leases then run out instead of binding for ever.
  */
+/** The lease holder of a `run` (newLeaseHolder('run')). */
+function isRunHolder(id: string): boolean {
+  return id.startsWith('run:');
+}
+
 function leaseLive(owner: string | null, host: string | null, pid: number | null, until: string | null, asker: LeaseHolder, now: string): boolean {
   if (owner === null || owner === asker.id) return false;
   if (until === null || until <= now) return false;

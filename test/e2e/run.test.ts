@@ -1,6 +1,7 @@
 // The whole reconciliation against the sandbox: exactly once, idempotent re-runs, late data, dry run, backfill.
 import { getEventListeners } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
 import { MemoryDestination } from '../../src/destinations/memory.js';
 import { DestinationError } from '../../src/errors.js';
@@ -126,6 +127,24 @@ describe('reconciliation against the sandbox', () => {
     h.clock.now = new Date(NOW.getTime() + 4 * DAY);
     expect((await h.run()).exitCode).toBe(0);
     expect(stateOf()).toBe('not_available');
+  });
+
+  it('takes over a claim left by a killed run under its own pid (a container restarted at once): the key is delivered, not unchanged', async () => {
+    const h = (current = await harness());
+    const bounds = { from: new Date(NOW.getTime() - DAY).toISOString(), to: NOW.toISOString() };
+    expect((await h.run(bounds)).exitCode).toBe(0);
+    const victim = walkArchive(h.archive).find((file) => file.key.startsWith('recording/'))!;
+    rmSync(victim.path);
+    rmSync(`${victim.path}.meta.json`);
+    const db = new Database(h.ledgerPath);
+    db.prepare('DELETE FROM deliveries WHERE key = ?').run(victim.key);
+    db.prepare(`INSERT INTO claims (destination, key, owner, host, pid, via, lease_until) VALUES ('archive', ?, ?, ?, ?, 'reconcile', ?)`)
+      .run(victim.key, `run:${hostname()}:${process.pid}:dead0000`, hostname(), process.pid, new Date(NOW.getTime() + 4 * 60_000).toISOString());
+    db.close();
+    const again = await h.run(bounds);
+    expect(again.exitCode).toBe(0);
+    expect(again.tally.total('delivered')).toBe(1);
+    expect(walkArchive(h.archive).map((file) => file.key)).toContain(victim.key);
   });
 
   it('dry run reports what the real run then delivers, and touches neither ledger nor folder', async () => {

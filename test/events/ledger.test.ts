@@ -121,7 +121,18 @@ describe('claims', () => {
     // The pid of a live process that is not the holder (this test's parent), and this process's own pid under an
     // earlier holder id (a restart under the same pid).
     for (const pid of [process.ppid, process.pid]) {
-      expectHeldUntilLeaseEnds(ledger, { ...target, key: `recording/R-${pid}` }, { id: `run:earlier-${pid}`, host: hostname(), pid });
+      expectHeldUntilLeaseEnds(ledger, { ...target, key: `recording/R-${pid}` }, { id: `listen:earlier-${pid}`, host: hostname(), pid });
+    }
+    ledger.close();
+  });
+
+  it('frees at once for a run the claim of an earlier run: runs claim only under the run lock, which one holds at a time', () => {
+    const ledger = open();
+    for (const pid of [process.ppid, process.pid]) {
+      const key = { ...target, key: `recording/Run-${pid}` };
+      expect(ledger.claim(key, { id: `run:earlier-${pid}`, host: hostname(), pid }, 'reconcile', T0, later(60_000))).toBe('claimed');
+      expect(ledger.claim(key, newLeaseHolder('listen'), 'event', later(1), later(120_000))).toBe('held');
+      expect(ledger.claim(key, newLeaseHolder('run'), 'reconcile', later(1), later(120_000))).toBe('claimed');
     }
     ledger.close();
   });
