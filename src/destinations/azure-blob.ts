@@ -77,6 +77,34 @@ export interface AzureBlobDestinationOptions {
    * permissions of their own and all of them are revoked at once by changing or removing the policy.
    */
   linkPolicy?: string;
+  /** How long one request may wait for its answer, its body sent included (default 120 s, as the s3 destination). */
+  requestTimeoutMs?: number;
+}
+
+/** The part of the SDK's HTTP pipeline (@azure/core-rest-pipeline) this destination adds a policy to. */
+interface CorePipeline {
+  addPolicy(policy: { name: string; sendRequest(request: { timeout: number }, next: (request: { timeout: number }) => Promise<unknown>): Promise<unknown> }): void;
+  getOrderedPolicies(): { name: string }[];
+}
+
+const REQUEST_TIMEOUT_POLICY = 'zccRequestTimeout';
+
+/**
+ * Gives every request of the container's clients a timeout. The SDK sets none (its tryTimeoutInMs only asks the
+ * service to give up), so a connection that stalls without a reset kept a put waiting for ever, and with it the run
+ * and its lock. The policy goes on the pipeline the container and the clients it makes share.
+ */
+function limitRequestTime(container: ContainerClient, timeoutMs: number): void {
+  const pipeline = (container as unknown as { storageClientContext?: { pipeline?: CorePipeline } }).storageClientContext?.pipeline;
+  if (!pipeline) throw new Error('@azure/storage-blob: no HTTP pipeline to give a request timeout to (the SDK changed)');
+  if (pipeline.getOrderedPolicies().some((policy) => policy.name === REQUEST_TIMEOUT_POLICY)) return;
+  pipeline.addPolicy({
+    name: REQUEST_TIMEOUT_POLICY,
+    sendRequest: (request, next) => {
+      if (!(request.timeout > 0)) request.timeout = timeoutMs;
+      return next(request);
+    },
+  });
 }
 
 export class AzureBlobDestination implements Destination {
@@ -104,6 +132,7 @@ export class AzureBlobDestination implements Destination {
   constructor(options: AzureBlobDestinationOptions) {
     this.name = options.name;
     this.container = options.container;
+    limitRequestTime(this.container, options.requestTimeoutMs ?? 120_000);
     this.prefix = normalizePrefix(options.prefix);
     this.blockSize = Math.max(1, options.blockSizeBytes ?? 8 * MiB);
     this.concurrency = options.uploadConcurrency ?? 2;

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, generateAccountSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig, type DestinationConfig } from '../../src/config.js';
-import { AzureBlobDestination, azureCredentialsFromEnv, type AzureBlobDestinationOptions } from '../../src/destinations/azure-blob.js';
+import { AzureBlobDestination, azureContainerClient, azureCredentialsFromEnv, type AzureBlobDestinationOptions } from '../../src/destinations/azure-blob.js';
 import { createDestination } from '../../src/destinations/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { bodyOf, destinationConformance, sampleRequest, sha256, sha256Of } from './conformance.js';
@@ -120,6 +120,16 @@ describe('AzureBlobDestination against Azurite', () => {
     });
     expect(await sha256Of(await destination.read(stored.location))).toBe(sha256(content));
   });
+
+  it('a connection that stalls without a reset fails the put after the request timeout, instead of waiting for ever', async () => {
+    // Its own client: the timeout goes on the pipeline a container client and the clients it makes share.
+    const container = azureContainerClient({ type: 'connection-string', connectionString: azurite.connectionString }, CONTAINER);
+    const destination = azure({ container, requestTimeoutMs: 500 });
+    azurite.proxy.faults.push({ match: (entry) => entry.method === 'PUT', action: { stallAfterBytes: 0 } });
+    const started = Date.now();
+    await expect(destination.put(sampleRequest({ size: 5 }), bodyOf('hello'))).rejects.toThrow(/abort|timed out|cancel/i);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 40_000);
 
   it('a server failing mid-upload commits nothing and leaves the earlier copy', async () => {
     const destination = azure();
