@@ -194,6 +194,8 @@ class Walker {
   private readonly dryRun: boolean;
   private stopped: Error | null = null;
   private runId: number | null = null;
+  /** Listed items that failed validation, so far (a recheck day with any cannot tell what vanished). */
+  private invalidListed = 0;
 
   constructor(
     private readonly request: RunRequest,
@@ -324,6 +326,7 @@ class Walker {
   }
 
   private async handlePage(page: ListedPage, tasks: TaskGroup): Promise<void> {
+    this.invalidListed += page.invalid.length;
     for (const invalid of page.invalid) {
       if (!this.kinds.includes(invalid.kind)) continue;
       const key = `${invalid.kind}/${invalid.ref}`;
@@ -445,8 +448,10 @@ class Walker {
     }
     for (const { source, range, overdue } of days.values()) {
       if (this.halted()) return;
+      const invalidBefore = this.invalidListed;
       const complete = await this.listRange(source, range);
-      const vanished = complete ? overdue.filter((key) => !this.seen.has(key)) : [];
+      // An item that failed validation is listed but not seen under its artifacts' keys: a day with one proves nothing.
+      const vanished = complete && this.invalidListed === invalidBefore ? overdue.filter((key) => !this.seen.has(key)) : [];
       if (vanished.length > 0 && !this.dryRun) this.ledger.markArtifactState(vanished, 'not_available', now.toISOString());
     }
   }

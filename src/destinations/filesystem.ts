@@ -108,15 +108,21 @@ export class FilesystemDestination implements Destination {
       // Both files on the final name's filesystem before either replaces anything (a copy across filesystems can fail
       // or be stopped midway), then two renames back to back, sidecar first: a complete data file always has its
       // metadata next to it, and an earlier copy is never left with the new metadata.
-      const sidecarReady = await this.onFinalFilesystem(sidecarTemp, finalPath + SIDECAR_SUFFIX, signal);
-      moved.push(sidecarReady);
-      const dataReady = await this.onFinalFilesystem(dataTemp, finalPath, signal);
-      moved.push(dataReady);
+      let ready = await this.readyToRename(sidecarTemp, dataTemp, finalPath, signal, moved, false);
       signal?.throwIfAborted();
-      await rename(sidecarReady, finalPath + SIDECAR_SUFFIX);
-      await rename(dataReady, finalPath);
+      try {
+        await rename(ready.sidecar, finalPath + SIDECAR_SUFFIX);
+      } catch (error) {
+        // A bind mount of the same filesystem has the same device number, and a rename still cannot cross it.
+        if ((error as NodeJS.ErrnoException).code !== 'EXDEV' || ready.sidecar !== sidecarTemp) throw error;
+        ready = await this.readyToRename(sidecarTemp, dataTemp, finalPath, signal, moved, true);
+        signal?.throwIfAborted();
+        await rename(ready.sidecar, finalPath + SIDECAR_SUFFIX);
+      }
+      await rename(ready.data, finalPath);
       await fsyncDirectory(dir);
-      await Promise.all([dataTemp, sidecarTemp].filter((temp) => !moved.includes(temp)).map(removeIfPresent));
+      // Staged files that were copied, not renamed.
+      await Promise.all([dataTemp, sidecarTemp].filter((temp) => temp !== ready.sidecar && temp !== ready.data).map(removeIfPresent));
       return { location };
     } catch (error) {
       body.destroy();
@@ -149,15 +155,16 @@ export class FilesystemDestination implements Destination {
   /**
    * Where a staged file can be renamed to `finalPath`: the staged file itself, or, where the final folder is on another
    * filesystem than the root (something mounted inside the archive), a durable copy beside the final name (a rename
-   * cannot cross). Temp files a kill leaves beside final names are swept from that folder by the next put into it (the
-   * next run delivers the same artifact to the same folder).
+   * cannot cross; with `copy`, always: a rename failed across a bind mount of the same filesystem). Temp files a kill
+   * leaves beside final names are swept from that folder by the next put into it (the next run delivers the same
+   * artifact to the same folder).
    */
-  private async onFinalFilesystem(staged: string, finalPath: string, signal: AbortSignal | undefined): Promise<string> {
+  private async onFinalFilesystem(staged: string, finalPath: string, signal: AbortSignal | undefined, copy: boolean): Promise<string> {
     const dir = path.dirname(finalPath);
-    if ((await stat(dir)).dev === (await stat(path.dirname(staged))).dev) return staged;
+    if (!copy && (await stat(dir)).dev === (await stat(path.dirname(staged))).dev) return staged;
     const now = Date.now();
     await sweepFolder(dir, now, now);
-    const beside = path.join(dir, tempName(path.basename(finalPath)));
+    const beside = path.join(dir, tempName(utf8Prefix(path.basename(finalPath), LEAF_BYTES)));
     try {
       await this.writeBody(beside, createReadStream(staged), signal);
     } catch (error) {
@@ -165,6 +172,22 @@ export class FilesystemDestination implements Destination {
       throw error;
     }
     return beside;
+  }
+
+  /** Both staged files where they can be renamed to their final names (see onFinalFilesystem); each is noted in `moved`. */
+  private async readyToRename(
+    sidecarTemp: string,
+    dataTemp: string,
+    finalPath: string,
+    signal: AbortSignal | undefined,
+    moved: string[],
+    copy: boolean,
+  ): Promise<{ sidecar: string; data: string }> {
+    const sidecar = await this.onFinalFilesystem(sidecarTemp, finalPath + SIDECAR_SUFFIX, signal, copy);
+    moved.push(sidecar);
+    const data = await this.onFinalFilesystem(dataTemp, finalPath, signal, copy);
+    moved.push(data);
+    return { sidecar, data };
   }
 
   /** An absolute path for a location, refused unless it is strictly inside the root (defence in depth). */
@@ -297,6 +320,9 @@ async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {
   }
 }
 
+/** The part of a final name a temp file's name keeps: with the tag, writer and random part it stays within 255 bytes. */
+const LEAF_BYTES = 150;
+
 /** A temp file's name: hidden, what it will become, then its writer and a random part. */
 function tempName(leaf: string): string {
   return `.${leaf}.${HOST_TAG}-${process.pid}.${randomBytes(8).toString('hex')}${PARTIAL_SUFFIX}`;
@@ -308,7 +334,7 @@ function tempName(leaf: string): string {
  * was for.
  */
 function stagedPath(staging: string, location: string): string {
-  const leaf = utf8Prefix(path.posix.basename(location), 150);
+  const leaf = utf8Prefix(path.posix.basename(location), LEAF_BYTES);
   const tag = createHash('sha256').update(location).digest('hex').slice(0, 12);
   return path.join(staging, tempName(`${leaf}.${tag}`));
 }

@@ -301,6 +301,18 @@ describe('FilesystemDestination', () => {
     expect(await readFile(path.join(root, location), 'utf8')).toBe('x');
   });
 
+  it.skipIf(!otherDevice)('stores an id of 70 CJK characters into a folder on another filesystem (the copy beside its final name too)', async () => {
+    const elsewhere = await mkdtemp('/dev/shm/zcc-fs-mount-');
+    try {
+      await symlink(elsewhere, path.join(root, '2026'));
+      const request = sampleRequest({ key: `recording/${'録'.repeat(70)}` });
+      const { location } = await destination.put(request, bodyOf('x'));
+      expect(await readFile(path.join(root, location), 'utf8')).toBe('x');
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
+
   it('refuses locations outside the root', async () => {
     for (const location of ['../x', '2026/../../x', '/etc/passwd', '', '.', 'a\u0000b']) {
       await expect(destination.read(location)).rejects.toThrow(/outside/);

@@ -9,6 +9,7 @@ import type { RunEvent, RunRequest, RunResult } from '../../src/run.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { operationFor, validateRequest } from '../support/openapi.js';
 import { harness, listFiles, NOW, walkArchive, type Harness } from '../support/harness.js';
+import { fetchPage } from '../faults/support.js';
 
 const DAY = 86_400_000;
 let current: Harness | null = null;
@@ -127,6 +128,31 @@ describe('reconciliation against the sandbox', () => {
     h.clock.now = new Date(NOW.getTime() + 4 * DAY);
     expect((await h.run()).exitCode).toBe(0);
     expect(stateOf()).toBe('not_available');
+  });
+
+  it('keeps waiting for an overdue pending artifact when its day listed an item that failed validation (it may be that one)', async () => {
+    const h = (current = await harness({ engagementsPerDay: 60 }));
+    expect((await h.run()).exitCode).toBe(0);
+    const db = new Database(h.ledgerPath, { readonly: true });
+    const row = db.prepare(`SELECT key, descriptor_json FROM artifacts WHERE kind = 'recording_transcript' AND state = 'pending' LIMIT 1`).get() as { key: string; descriptor_json: string };
+    db.close();
+    const recordingId = row.key.split('/')[1]!;
+    const listedAt = new Date((JSON.parse(row.descriptor_json) as { listedAt: string }).listedAt);
+    const day = new Date(Date.UTC(listedAt.getUTCFullYear(), listedAt.getUTCMonth(), listedAt.getUTCDate()));
+    const zoomTime = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const page = await fetchPage(h.sandbox, '/contact_center/recordings', { from: zoomTime(day), to: zoomTime(new Date(day.getTime() + DAY)), query_date_type: 'recording_end_time', page_size: '300' });
+    const items = page.recordings as Record<string, unknown>[];
+    const item = items.find((candidate) => candidate.recording_id === recordingId)!;
+    expect(item).toBeDefined();
+    // Still listed, with an id no path may be built from: an invalid item, not a missing one.
+    item.engagement_id = '../escape';
+    h.sandbox.faults.add({ operationId: 'listRecordings' }, { type: 'malformed', body: JSON.stringify(page) }, { times: Infinity });
+    h.clock.now = new Date(NOW.getTime() + 4 * DAY);
+    await h.run();
+    const after = new Database(h.ledgerPath, { readonly: true });
+    const state = (after.prepare('SELECT state FROM artifacts WHERE key = ?').get(row.key) as { state: string }).state;
+    after.close();
+    expect(state).toBe('pending');
   });
 
   it('takes over a claim left by a killed run under its own pid (a container restarted at once): the key is delivered, not unchanged', async () => {
