@@ -153,18 +153,34 @@ export class FilesystemDestination implements Destination {
   async close(): Promise<void> {}
 
   /**
-   * Where a staged file can be renamed to `finalPath`: the staged file itself, or, where the final folder is on another
-   * filesystem than the root (something mounted inside the archive), a durable copy beside the final name (a rename
-   * cannot cross; with `copy`, always: a rename failed across a bind mount of the same filesystem). Temp files a kill
-   * leaves beside final names are swept from that folder by the next put into it (the next run delivers the same
-   * artifact to the same folder).
+   * Both staged files where they can be renamed to their final names: the staged files themselves, or, where the final
+   * folder is on another filesystem than the root (something mounted inside the archive; with `acrossMount`, a rename
+   * already failed across a bind mount of the same filesystem), durable copies beside the final names (a rename cannot
+   * cross), each noted in `moved`. Temp files a kill leaves beside final names are swept from that folder by the next
+   * put into it (the next run delivers the same artifact to the same folder).
    */
-  private async onFinalFilesystem(staged: string, finalPath: string, signal: AbortSignal | undefined, copy: boolean): Promise<string> {
+  private async readyToRename(
+    sidecarTemp: string,
+    dataTemp: string,
+    finalPath: string,
+    signal: AbortSignal | undefined,
+    moved: string[],
+    acrossMount: boolean,
+  ): Promise<{ sidecar: string; data: string }> {
     const dir = path.dirname(finalPath);
-    if (!copy && (await stat(dir)).dev === (await stat(path.dirname(staged))).dev) return staged;
+    if (!acrossMount && (await stat(dir)).dev === (await stat(this.staging)).dev) return { sidecar: sidecarTemp, data: dataTemp };
     const now = Date.now();
     await sweepFolder(dir, now, now);
-    const beside = path.join(dir, tempName(utf8Prefix(path.basename(finalPath), LEAF_BYTES)));
+    const sidecar = await this.copyBeside(sidecarTemp, finalPath + SIDECAR_SUFFIX, signal);
+    moved.push(sidecar);
+    const data = await this.copyBeside(dataTemp, finalPath, signal);
+    moved.push(data);
+    return { sidecar, data };
+  }
+
+  /** A durable copy of `staged` in `finalPath`'s folder, under a temp name. */
+  private async copyBeside(staged: string, finalPath: string, signal: AbortSignal | undefined): Promise<string> {
+    const beside = path.join(path.dirname(finalPath), tempName(utf8Prefix(path.basename(finalPath), LEAF_BYTES)));
     try {
       await this.writeBody(beside, createReadStream(staged), signal);
     } catch (error) {
@@ -172,22 +188,6 @@ export class FilesystemDestination implements Destination {
       throw error;
     }
     return beside;
-  }
-
-  /** Both staged files where they can be renamed to their final names (see onFinalFilesystem); each is noted in `moved`. */
-  private async readyToRename(
-    sidecarTemp: string,
-    dataTemp: string,
-    finalPath: string,
-    signal: AbortSignal | undefined,
-    moved: string[],
-    copy: boolean,
-  ): Promise<{ sidecar: string; data: string }> {
-    const sidecar = await this.onFinalFilesystem(sidecarTemp, finalPath + SIDECAR_SUFFIX, signal, copy);
-    moved.push(sidecar);
-    const data = await this.onFinalFilesystem(dataTemp, finalPath, signal, copy);
-    moved.push(data);
-    return { sidecar, data };
   }
 
   /** An absolute path for a location, refused unless it is strictly inside the root (defence in depth). */
