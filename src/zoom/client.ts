@@ -8,6 +8,7 @@ import type { TokenProvider } from './auth.js';
 import { assertTokenHost } from './hosts.js';
 import type { RateLabel, RatePacer } from './pacer.js';
 import { isQuotaSpent, readRateLimit } from './rate-limit.js';
+import { requestSignal } from './request-signal.js';
 
 export interface ZoomClientOptions {
   apiBaseUrl: string;
@@ -84,7 +85,7 @@ export class ZoomClient {
   /** GET a JSON document from the API; errors come back as the classes of errors.ts. */
   async getJson(path: string, query: URLSearchParams, label: RateLabel): Promise<unknown> {
     const url = `${this.options.apiBaseUrl.replace(/\/$/, '')}${path}?${query.toString()}`;
-    const request = this.requestSignal();
+    const request = requestSignal(this.options.signal);
     try {
       // A body that is not JSON (a proxy's error page, a cut-off answer) fails parsing, and got retries it.
       const response = await this.http.get(url, { context: { label }, responseType: 'json', signal: request.signal });
@@ -94,21 +95,6 @@ export class ZoomClient {
     } finally {
       request.release();
     }
-  }
-
-  /**
-   * A signal for one request, aborted with the run's. got leaves its abort listener on the signal it is given until the
-   * request is destroyed, which a request that succeeds never is: on the run's own signal they would pile up, one per
-   * request of the night (and Node warns past 10). This one is dropped with its request; `release` unlinks it.
-   */
-  requestSignal(): { signal: AbortSignal | undefined; release: () => void } {
-    const run = this.options.signal;
-    if (!run) return { signal: undefined, release: () => undefined };
-    const controller = new AbortController();
-    if (run.aborted) controller.abort(run.reason);
-    const abort = () => controller.abort(run.reason);
-    run.addEventListener('abort', abort, { once: true });
-    return { signal: controller.signal, release: () => run.removeEventListener('abort', abort) };
   }
 
   /**

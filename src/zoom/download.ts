@@ -7,6 +7,7 @@ import { ArtifactError } from '../errors.js';
 import type { TokenProvider } from './auth.js';
 import { isTokenRefused, type ZoomClient } from './client.js';
 import { countStreamedBytes } from './collect-spent-buffers.js';
+import { requestSignal } from './request-signal.js';
 import { assertTokenHost } from './hosts.js';
 
 export interface DownloadOptions {
@@ -175,7 +176,7 @@ async function openWithReplay(client: ZoomClient, target: URL, from: number | un
 }
 
 function open(client: ZoomClient, target: URL, from: number | undefined, context: Record<string, unknown>): Promise<Opened> {
-  const request = client.requestSignal();
+  const request = requestSignal(client.options.signal);
   // Unlinked when the stream that answered is done, or when none answered; got's retries reuse the signal meanwhile.
   const opened = new Promise<Opened>((resolve, reject) => {
     const attach = (stream: ResponseStream) => {
