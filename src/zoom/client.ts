@@ -117,7 +117,7 @@ export class ZoomClient {
       const status = error.response.statusCode;
       if (status === 429) {
         const now = this.options.clock.now().getTime();
-        const answer = readRateLimit(error.response.headers, now, error.response.body);
+        const answer = readRateLimit(error.response.headers, now, parseZoomError(error.response.body).message);
         if (isQuotaSpent(answer, this.options.maxWaitMs)) {
           return new QuotaExhaustedError(answer.category ?? contextOf(error.options).label, new Date(now + (answer.waitMs ?? 0)));
         }
@@ -147,7 +147,7 @@ export class ZoomClient {
     if (response?.statusCode === 429) {
       if (attemptCount > this.options.retryLimit) return 0;
       const now = this.options.clock.now().getTime();
-      const answer = readRateLimit(response.headers, now, response.body);
+      const answer = readRateLimit(response.headers, now, parseZoomError(response.body).message);
       // The daily quota: no retry; classify() turns the 429 into QuotaExhaustedError, which ends the run.
       if (isQuotaSpent(answer, this.options.maxWaitMs)) return 0;
       const label = contextOf(error.options).label;
@@ -190,7 +190,8 @@ function withoutUrl(message: string): string {
 
 export function parseZoomError(body: unknown): { code?: number; message?: string } {
   try {
-    const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as { code?: unknown; message?: unknown; errorCode?: unknown } | null;
+    const text = Buffer.isBuffer(body) ? body.toString('utf8') : body;
+    const parsed = (typeof text === 'string' ? JSON.parse(text) : text) as { code?: unknown; message?: unknown; errorCode?: unknown } | null;
     if (parsed === null || typeof parsed !== 'object') return {};
     const code = typeof parsed.code === 'number' ? parsed.code : typeof parsed.errorCode === 'number' ? parsed.errorCode : undefined;
     return { code, message: typeof parsed.message === 'string' ? foreignLine(parsed.message, 300) : undefined };

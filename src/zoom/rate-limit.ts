@@ -21,8 +21,8 @@ export interface RateLimitAnswer {
 const DAILY_MESSAGE = /maximum daily rate limit/i;
 
 /** What a 429 says, from its headers and, where they are missing, its body's message. */
-export function readRateLimit(headers: Headers, now: number, body?: unknown): RateLimitAnswer {
-  const daily = /daily/i.test(header(headers, 'x-ratelimit-type') ?? '') || DAILY_MESSAGE.test(messageOf(body));
+export function readRateLimit(headers: Headers, now: number, message = ''): RateLimitAnswer {
+  const daily = /daily/i.test(header(headers, 'x-ratelimit-type') ?? '') || DAILY_MESSAGE.test(message);
   let until = parseRetryAfter(header(headers, 'retry-after'), now);
   // A daily quota without a Retry-After resets at midnight UTC.
   if (until === null && daily) {
@@ -41,16 +41,6 @@ export function readRateLimit(headers: Headers, now: number, body?: unknown): Ra
 /** A wait the run cannot sit out (longer than zoom.maxWait): the daily quota, in practice. */
 export function isQuotaSpent(answer: RateLimitAnswer, maxWaitMs: number): boolean {
   return answer.waitMs !== null && answer.waitMs > maxWaitMs;
-}
-
-function messageOf(body: unknown): string {
-  try {
-    const text = Buffer.isBuffer(body) ? body.toString('utf8') : body;
-    const parsed = (typeof text === 'string' ? JSON.parse(text) : text) as { message?: unknown } | null;
-    return typeof parsed?.message === 'string' ? parsed.message : '';
-  } catch {
-    return '';
-  }
 }
 
 function header(headers: Headers, name: string): string | undefined {
