@@ -32,6 +32,11 @@ export function newLeaseHolder(role: string): LeaseHolder {
   return { id: `${role}:${host}:${process.pid}:${randomUUID().slice(0, 8)}`, host, pid: process.pid };
 }
 
+/** Whether a holder id is a run's (newLeaseHolder('run')). */
+export function isRunHolder(id: string): boolean {
+  return id.startsWith('run:');
+}
+
 /** The same ledger, except that deliveries recorded through it carry `via` (in the same transaction). */
 export function deliveringVia(ledger: Ledger, via: DeliveryVia): Ledger {
   return new Proxy(ledger, {

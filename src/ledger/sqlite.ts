@@ -8,6 +8,7 @@ import { ARTIFACT_KINDS, type Artifact, type ArtifactKind, type SourceName } fro
 import { LedgerLockedError } from '../errors.js';
 import { foreignLine } from '../foreign-text.js';
 import { processAlive } from '../process-alive.js';
+import { isRunHolder } from './claims.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 import type {
   DeliveredCursor,
@@ -1134,11 +1135,6 @@ interface InboxRow {
  * process with the holder's pid proves nothing: after a restart in a container it is often a new holder with the same
  * pid (1), or an unrelated process, and the dead holder's leases then run out instead of binding for ever.
  */
-/** The lease holder of a `run` (newLeaseHolder('run')). */
-function isRunHolder(id: string): boolean {
-  return id.startsWith('run:');
-}
-
 function leaseLive(owner: string | null, host: string | null, pid: number | null, until: string | null, asker: LeaseHolder, now: string): boolean {
   if (owner === null || owner === asker.id) return false;
   if (until === null || until <= now) return false;
