@@ -196,6 +196,8 @@ class Walker {
   private runId: number | null = null;
   /** Listed items that failed validation, so far (a recheck day with any cannot tell what vanished). */
   private invalidListed = 0;
+  /** An artifact pending since before now − this is not available (window.pendingTimeout). */
+  private readonly pendingTimeoutMs: number;
 
   constructor(
     private readonly request: RunRequest,
@@ -208,6 +210,7 @@ class Walker {
   ) {
     const { config } = request;
     this.dryRun = mode === 'dry-run';
+    this.pendingTimeoutMs = Duration.fromISO(config.window.pendingTimeout).toMillis();
     this.seen = ledger.scratchKeySet();
     this.byName = new Map(destinations.map((destination) => [destination.name, destination]));
     // A destination that links to another's stored copy comes after it, so that copy is scheduled (and awaited) first.
@@ -350,7 +353,7 @@ class Walker {
     for (const artifact of fresh) this.tally.add(artifact.kind, 'seen');
     const keys = fresh.map((artifact) => artifact.key);
     const now = this.clock.now();
-    const cutoff = new Date(now.getTime() - Duration.fromISO(this.request.config.window.pendingTimeout).toMillis());
+    const cutoff = new Date(now.getTime() - this.pendingTimeoutMs);
     const states = this.dryRun
       ? this.ledger.previewArtifacts(fresh, cutoff.toISOString())
       : this.ledger.rememberArtifacts(fresh, now.toISOString(), cutoff.toISOString());
@@ -433,7 +436,7 @@ class Walker {
    */
   private async recheckPending(sources: readonly SourceName[]): Promise<void> {
     const now = this.clock.now();
-    const cutoff = new Date(now.getTime() - Duration.fromISO(this.request.config.window.pendingTimeout).toMillis()).toISOString();
+    const cutoff = new Date(now.getTime() - this.pendingTimeoutMs).toISOString();
     const days = new Map<string, { source: SourceName; range: Window; overdue: string[] }>();
     for (const stored of this.ledger.pendingArtifacts()) {
       const { artifact } = stored;
