@@ -3,7 +3,8 @@
 // interval recorded, each reconnection with a new token.
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryDestination } from '../../src/destinations/memory.js';
-import { startListener, type Listener } from '../../src/events/listener.js';
+import type { Destination } from '../../src/destinations/types.js';
+import { startListener, type Listener, type ListenRequest } from '../../src/events/listener.js';
 import { harness, NOW, type Harness } from '../support/harness.js';
 import { DAY, movingClock, waitFor } from './support.js';
 
@@ -16,21 +17,26 @@ afterEach(async () => {
   h = null;
 });
 
+/** A listener on the sandbox's event stream alone (no webhook or flow secret), with quick heartbeats and reconnections. */
+function socketListener(on: Harness, subscriptionId: string, destination: Destination, tuning: ListenRequest['tuning'] = {}): Promise<Listener> {
+  const config = { ...on.config, listen: { ...on.config.listen, websocket: { url: on.sandbox.wsUrl, subscriptionId } } };
+  return startListener({
+    config,
+    secrets: on.sandbox.credentials,
+    webhookSecret: null,
+    flowSecret: null,
+    clock: movingClock(),
+    destinations: [destination],
+    tuning: { port: 0, heartbeatMs: 50, reconnectBackoff: { minMs: 20, maxMs: 80 }, ...tuning },
+  });
+}
+
 describe('listen: the WebSocket event stream', () => {
   it('connects, heartbeats, reconnects with a new token after a drop, a refusal and silence, and records the gaps', async () => {
     h = await harness();
     const sandbox = h.sandbox;
     const memory = new MemoryDestination({ name: 'archive' });
-    const config = { ...h.config, listen: { ...h.config.listen, websocket: { url: sandbox.wsUrl, subscriptionId: 'sub-test-1' } } };
-    listener = await startListener({
-      config,
-      secrets: sandbox.credentials,
-      webhookSecret: null,
-      flowSecret: null,
-      clock: movingClock(),
-      destinations: [memory],
-      tuning: { port: 0, retryDelaysMs: [50, 100], heartbeatMs: 50, reconnectBackoff: { minMs: 20, maxMs: 80 } },
-    });
+    listener = await socketListener(h, 'sub-test-1', memory, { retryDelaysMs: [50, 100] });
     const live = listener;
     const notes = sandbox.events.forWindow({ from: new Date(NOW.getTime() - 2 * DAY), to: new Date(NOW.getTime() - DAY) }).filter((event) => event.event === 'contact_center.engagement_note_added');
     const [first, lost, second, third] = notes;
@@ -82,11 +88,7 @@ describe('listen: the WebSocket event stream', () => {
     h = await harness();
     const sandbox = h.sandbox;
     const memory = new MemoryDestination({ name: 'archive' });
-    const config = { ...h.config, listen: { ...h.config.listen, websocket: { url: sandbox.wsUrl, subscriptionId: 'sub-test-3' } } };
-    listener = await startListener({
-      config, secrets: sandbox.credentials, webhookSecret: null, flowSecret: null, clock: movingClock(), destinations: [memory],
-      tuning: { port: 0, heartbeatMs: 50, reconnectBackoff: { minMs: 20, maxMs: 80 } },
-    });
+    listener = await socketListener(h, 'sub-test-3', memory);
     const live = listener;
     await waitFor(() => live.websocketConnected() === true, 'connected');
     const notes = sandbox.events.forWindow({ from: new Date(NOW.getTime() - 2 * DAY), to: new Date(NOW.getTime() - DAY) }).filter((event) => event.event === 'contact_center.engagement_note_added');
@@ -101,12 +103,7 @@ describe('listen: the WebSocket event stream', () => {
   it('records the time a stopped listener was away as a gap, and a stop during a reconnection opens no socket', async () => {
     h = await harness();
     const sandbox = h.sandbox;
-    const config = { ...h.config, listen: { ...h.config.listen, websocket: { url: sandbox.wsUrl, subscriptionId: 'sub-test-2' } } };
-    const start = () =>
-      startListener({
-        config, secrets: sandbox.credentials, webhookSecret: null, flowSecret: null, clock: movingClock(), destinations: [new MemoryDestination({ name: 'archive' })],
-        tuning: { port: 0, heartbeatMs: 50, reconnectBackoff: { minMs: 20, maxMs: 80 } },
-      });
+    const start = () => socketListener(h!, 'sub-test-2', new MemoryDestination({ name: 'archive' }));
     listener = await start();
     const first = listener;
     await waitFor(() => first.websocketConnected() === true, 'connected');
