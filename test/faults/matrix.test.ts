@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryDestination } from '../../src/destinations/memory.js';
 import { CredentialsRefusedError, QuotaExhaustedError } from '../../src/errors.js';
 import type { RunRequest, RunResult } from '../../src/run.js';
-import type { Fault, FaultTarget } from '../../src/sandbox/index.js';
+import type { Fault, FaultTarget, RecordedRequest } from '../../src/sandbox/index.js';
 import { harness, type Harness, type HarnessOptions } from '../support/harness.js';
 import {
   expectExactlyOnce,
@@ -64,6 +64,11 @@ const PAGED: HarnessOptions = { engagementsPerDay: 110, mediaBytes: { min: 300, 
 /** Six pages of engagements: after the first, total_records leaves more than the first query pages alone. */
 const SLICED: HarnessOptions = { engagementsPerDay: 260, mediaBytes: { min: 300, max: 2_000 } };
 const ONE_QUERY: Partial<RunRequest> = { listSlices: 1 };
+
+/** A list request's window as one string, `from to`. */
+function boundsOf(request: RecordedRequest): string {
+  return `${String(request.query.from)} ${String(request.query.to)}`;
+}
 
 function tokenRequests(h: Harness): number {
   return h.sandbox.requests.filter((request) => request.operationId === 'oauthToken').length;
@@ -481,7 +486,7 @@ describe('paging', () => {
     const lists = h.sandbox.requests.filter((request) => request.operationId === 'listEngagements');
     expect(lists.every((request) => typeof request.query.from === 'string' && typeof request.query.to === 'string')).toBe(true);
     // One query over the whole chunk shows it has more than a page; then four slices (Zoom's `to` is inclusive).
-    const bounds = new Set(lists.map((request) => `${String(request.query.from)} ${String(request.query.to)}`));
+    const bounds = new Set(lists.map(boundsOf));
     expect(bounds).toEqual(
       new Set([
         '2026-11-17T00:00:00Z 2026-11-19T00:00:00Z',
@@ -499,7 +504,7 @@ describe('paging', () => {
     expect(result.exitCode).toBe(0);
     expectExactlyOnce(h.sandbox, WINDOW, memory, h.ledgerPath);
     const lists = h.sandbox.requests.filter((request) => request.operationId === 'listEngagements');
-    expect(lists.map((request) => `${String(request.query.from)} ${String(request.query.to)}`)).toEqual(
+    expect(lists.map(boundsOf)).toEqual(
       Array(3).fill('2026-11-17T00:00:00Z 2026-11-19T00:00:00Z'),
     );
     expect(lists.filter((request) => request.query.next_page_token !== undefined)).toHaveLength(2);
@@ -510,7 +515,7 @@ describe('paging', () => {
     const result = await run({ kinds: ['recording'] });
     expect(result.exitCode).toBe(0);
     const lists = h.sandbox.requests.filter((request) => request.operationId === 'listRecordings');
-    const bounds = new Set(lists.map((request) => `${String(request.query.from)} ${String(request.query.to)}`));
+    const bounds = new Set(lists.map(boundsOf));
     expect(bounds.size).toBe(5);
     const truth = h.sandbox.truth.artifacts(WINDOW).filter((artifact) => artifact.kind === 'recording');
     expect([...memory.objects.keys()].sort()).toEqual(truth.map((artifact) => artifact.key).sort());
